@@ -1,0 +1,486 @@
+"""A small, strict ARM client for backupAndExport and the calls around it.
+
+It speaks HTTP with ``requests`` and gets tokens from an azure-identity credential. It keeps three
+promises the rest of the app relies on:
+
+* the bearer token is sent only to the configured ARM endpoint (same scheme, host and port); a
+  polling or paging URL anywhere else is refused before any byte is sent;
+* SAS URIs travel only in the POST body, never in a log line, exception or ``repr``;
+* a POST is never re-sent here (the workflow decides, because a lost answer may mean an export
+  did start); GETs are retried a few times, immediately, on transient failures without a
+  ``Retry-After`` (waiting is the workflow's job: activities must not sleep).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
+from urllib.parse import urljoin
+
+import requests
+
+from mysqlexport import lro
+from mysqlexport.errors import (
+    ArmError,
+    ArmTransportError,
+    BadArmResponse,
+    CredentialError,
+    ExportFailed,
+    InvalidRequest,
+    UntrustedUrl,
+    arm_error_from_body,
+)
+from mysqlexport.ids import (
+    PROVIDER,
+    RESOURCE_TYPE,
+    ServerId,
+    validate_backup_name,
+    validate_resource_group,
+    validate_subscription,
+)
+from mysqlexport.models import (
+    AcceptedOperation,
+    ExportResult,
+    OperationStatus,
+    ServerInfo,
+    StillRunning,
+)
+from mysqlexport.redaction import SecretUri, redact_url
+from mysqlexport.settings import Settings, origin_of
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT: Final = "mysql-fleet-export/0.1 python-requests"
+BACKUP_FORMATS: Final = frozenset({"Raw", "CollatedFormat", "None"})
+MAX_PAGES: Final = 100_000
+
+
+@dataclass(frozen=True)
+class ArmOperation:
+    """One kind of ARM call the client makes, with the RBAC action it needs."""
+
+    name: str
+    method: str
+    action: str
+
+
+SUBMIT_EXPORT: Final = ArmOperation(
+    "backupAndExport", "POST", f"{PROVIDER}/{RESOURCE_TYPE}/backupAndExport/action"
+)
+VALIDATE_BACKUP: Final = ArmOperation(
+    "validateBackup", "POST", f"{PROVIDER}/{RESOURCE_TYPE}/validateBackup/action"
+)
+GET_SERVER: Final = ArmOperation("getServer", "GET", f"{PROVIDER}/{RESOURCE_TYPE}/read")
+LIST_SERVERS: Final = ArmOperation("listServers", "GET", f"{PROVIDER}/{RESOURCE_TYPE}/read")
+GET_OPERATION_STATUS: Final = ArmOperation(
+    "getOperationStatus", "GET", f"{PROVIDER}/locations/azureAsyncOperation/read"
+)
+GET_OPERATION_RESULT: Final = ArmOperation(
+    "getOperationResult", "GET", f"{PROVIDER}/locations/operationResults/read"
+)
+OPERATIONS: Final = (
+    SUBMIT_EXPORT,
+    VALIDATE_BACKUP,
+    GET_SERVER,
+    LIST_SERVERS,
+    GET_OPERATION_STATUS,
+    GET_OPERATION_RESULT,
+)
+
+
+class AccessTokenLike(Protocol):
+    """What azure-core's ``AccessToken`` offers."""
+
+    @property
+    def token(self) -> str: ...
+
+
+class TokenCredential(Protocol):
+    """The azure-core credential protocol (``DefaultAzureCredential`` and friends)."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessTokenLike: ...
+
+
+@functools.cache
+def default_credential() -> TokenCredential:
+    """The process's ``DefaultAzureCredential``, created once.
+
+    Managed identity in Azure (``AZURE_CLIENT_ID`` picks a user-assigned one), ``az login`` on a
+    laptop. One instance per process so its token cache is reused across activity calls, as
+    azure-identity recommends; the client itself is still built per call.
+    """
+    from azure.identity import DefaultAzureCredential  # noqa: PLC0415 - heavy import, used lazily
+
+    return DefaultAzureCredential()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ArmClient:
+    """Calls ARM for one app: submit, validate, poll, list and read servers."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        credential: TokenCredential,
+        *,
+        session: requests.Session | None = None,
+    ) -> None:
+        self._settings = settings
+        self._credential = credential
+        self._own_session = session is None
+        self._session = session or requests.Session()
+        self._origin = settings.arm_origin
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> ArmClient:
+        """A client from app settings and the default credential."""
+        return cls(settings or Settings.from_env(), default_credential())
+
+    def close(self) -> None:
+        """Release the HTTP session if this client created it."""
+        if self._own_session:
+            self._session.close()
+
+    def __enter__(self) -> ArmClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ArmClient(endpoint={self._settings.arm_endpoint!r})"
+
+    # ------------------------------------------------------------------ operations
+
+    def submit_export(
+        self,
+        server: ServerId,
+        backup_name: str,
+        sas_uris: Sequence[str],
+        backup_format: str | None = None,
+    ) -> AcceptedOperation | ExportResult:
+        """POST backupAndExport once.
+
+        Returns the accepted operation (202) or, when the service answers at once (200), the
+        final result. A final result whose status is Failed or Canceled raises ``ExportFailed``.
+        """
+        validate_backup_name(backup_name)
+        if isinstance(sas_uris, str) or not sas_uris:
+            raise InvalidRequest("sasUriList", "at least one container SAS URI is required")
+        if backup_format is not None and backup_format not in BACKUP_FORMATS:
+            raise InvalidRequest(
+                "backupFormat", f"{backup_format!r} is not one of {sorted(BACKUP_FORMATS)}"
+            )
+        settings: dict[str, str] = {"backupName": backup_name}
+        if backup_format is not None:
+            settings["backupFormat"] = backup_format
+        body = {
+            "backupSettings": settings,
+            "targetDetails": {
+                "objectType": "FullBackupStoreDetails",
+                "sasUriList": [_reveal(uri) for uri in sas_uris],
+            },
+        }
+        url = self._action_url(server, "backupAndExport")
+        response = self._send("POST", url, json_body=body, retries=0)
+        request_id = response.headers.get("x-ms-request-id")
+        if response.status_code == 202:
+            urls = lro.polling_urls(response.headers)
+            if not urls:
+                raise BadArmResponse(
+                    "backupAndExport answered 202 without a Location or Azure-AsyncOperation "
+                    "header",
+                    status=202,
+                    request_id=request_id,
+                    transient=False,
+                )
+            location = urls.get("location")
+            async_op = urls.get("azure-asyncoperation")
+            return AcceptedOperation(
+                location_url=urljoin(url, location) if location else None,
+                async_operation_url=urljoin(url, async_op) if async_op else None,
+                retry_after=self._retry_after(response),
+                request_id=request_id,
+            )
+        if response.status_code == 200:
+            return self._final_result(response, server)
+        raise BadArmResponse(
+            f"backupAndExport answered HTTP {response.status_code}; expected 200 or 202",
+            status=response.status_code,
+            request_id=request_id,
+            transient=False,
+        )
+
+    def validate_backup(self, server: ServerId) -> int:
+        """POST validateBackup; the number of storage containers the export needs."""
+        response = self._send("POST", self._action_url(server, "validateBackup"), retries=0)
+        body = self._json(response)
+        props = body.get("properties")
+        count = props.get("numberOfContainers") if isinstance(props, Mapping) else None
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise BadArmResponse(
+                "validateBackup answered without properties.numberOfContainers",
+                status=response.status_code,
+                request_id=response.headers.get("x-ms-request-id"),
+            )
+        return count
+
+    def get_status(self, url: str) -> OperationStatus:
+        """GET the operation status resource (the Azure-AsyncOperation URL)."""
+        response = self._send("GET", url, retries=self._settings.get_retries)
+        retry_after = self._retry_after(response)
+        if response.status_code == 202 and not response.content:
+            return OperationStatus(status="InProgress", retry_after=retry_after)
+        body = self._json(response)
+        if not isinstance(body.get("status"), str):
+            raise BadArmResponse(
+                "the operation status has no 'status'",
+                status=response.status_code,
+                request_id=response.headers.get("x-ms-request-id"),
+            )
+        return OperationStatus.from_body(body, retry_after)
+
+    def get_result(self, location_url: str) -> StillRunning | ExportResult:
+        """GET the Location URL: ``StillRunning`` while 202, else the final result.
+
+        A final result whose status is Failed or Canceled raises ``ExportFailed``.
+        """
+        response = self._send("GET", location_url, retries=self._settings.get_retries)
+        if response.status_code == 202:
+            return StillRunning(self._retry_after(response))
+        body = self._json(response)
+        status = body.get("status")
+        if isinstance(status, str) and not lro.is_terminal(status):
+            return StillRunning(self._retry_after(response))
+        return self._final_result(response, None)
+
+    def list_servers(
+        self, subscription: str, resource_group: str | None = None
+    ) -> Iterator[ServerInfo]:
+        """Every flexible server in a subscription (or one resource group), following nextLink."""
+        sub = validate_subscription(subscription, "subscription")
+        scope = f"/subscriptions/{sub}"
+        if resource_group is not None:
+            scope += f"/resourceGroups/{validate_resource_group(resource_group)}"
+        url: str | None = (
+            f"{self._settings.arm_endpoint}{scope}/providers/{PROVIDER}/{RESOURCE_TYPE}"
+            f"?api-version={self._settings.api_version}"
+        )
+        seen: set[str] = set()
+        while url is not None:
+            if url in seen or len(seen) >= MAX_PAGES:
+                raise BadArmResponse(f"server list paging does not end (at {redact_url(url)})")
+            seen.add(url)
+            response = self._send("GET", url, retries=self._settings.get_retries)
+            body = self._json(response)
+            values = body.get("value")
+            if not isinstance(values, list):
+                raise BadArmResponse(
+                    "the server list has no 'value' array",
+                    status=response.status_code,
+                    request_id=response.headers.get("x-ms-request-id"),
+                )
+            for item in values:
+                yield self._server_info(item, response)
+            next_link = body.get("nextLink")
+            url = urljoin(url, next_link) if isinstance(next_link, str) and next_link else None
+
+    def get_server(self, server: ServerId) -> ServerInfo:
+        """GET one server (state, tags, location)."""
+        url = (
+            f"{self._settings.arm_endpoint}{server.resource_id}"
+            f"?api-version={self._settings.api_version}"
+        )
+        response = self._send("GET", url, retries=self._settings.get_retries)
+        return self._server_info(self._json(response), response)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def is_trusted(self, url: str) -> bool:
+        """True when ``url`` is on the ARM endpoint, so a token may be sent to it."""
+        try:
+            return origin_of(url) == self._origin
+        except ValueError:
+            return False
+
+    def _action_url(self, server: ServerId, action: str) -> str:
+        return (
+            f"{self._settings.arm_endpoint}{server.resource_id}/{action}"
+            f"?api-version={self._settings.api_version}"
+        )
+
+    def _token(self) -> str:
+        try:
+            return self._credential.get_token(self._settings.arm_scope).token
+        except Exception as err:
+            raise CredentialError(
+                f"could not get a token for {self._settings.arm_scope}: {err}"
+            ) from err
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        retries: int,
+    ) -> requests.Response:
+        if not self.is_trusted(url):
+            raise UntrustedUrl(
+                f"refusing to send the ARM token to {redact_url(url)}: it is not on the "
+                f"configured ARM endpoint {self._settings.arm_endpoint}"
+            )
+        attempts = 1 + max(0, retries)
+        for attempt in range(1, attempts + 1):
+            error = self._send_once(method, url, json_body)
+            if isinstance(error, requests.Response):
+                return error
+            retry = error.transient and attempt < attempts and not error.retry_after
+            logger.info(
+                "%s %s failed (%s%s)",
+                method,
+                redact_url(url),
+                error.code,
+                ", retrying" if retry else "",
+                extra={"arm_request_id": error.request_id, "attempt": attempt},
+            )
+            if not retry:
+                raise error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send_once(
+        self, method: str, url: str, json_body: Mapping[str, Any] | None
+    ) -> requests.Response | ArmError:
+        headers = {
+            "Authorization": f"Bearer {self._token()}",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            "x-ms-client-request-id": str(uuid.uuid4()),
+        }
+        started = time.monotonic()
+        try:
+            response = self._session.request(
+                method,
+                url,
+                json=json_body,
+                headers=headers,
+                timeout=(
+                    self._settings.connect_timeout_seconds,
+                    self._settings.read_timeout_seconds,
+                ),
+                allow_redirects=False,
+            )
+        except requests.Timeout as err:
+            return ArmTransportError(f"{method} {redact_url(url)} timed out: {err}", code="Timeout")
+        except requests.ConnectionError as err:
+            return ArmTransportError(
+                f"{method} {redact_url(url)} could not connect: {err}", code="ConnectionError"
+            )
+        except requests.RequestException as err:
+            return ArmTransportError(
+                f"{method} {redact_url(url)} failed: {err}", code="RequestError"
+            )
+        request_id = response.headers.get("x-ms-request-id")
+        logger.debug(
+            "%s %s -> %s in %.0f ms",
+            method,
+            redact_url(url),
+            response.status_code,
+            (time.monotonic() - started) * 1000,
+            extra={"arm_request_id": request_id},
+        )
+        if response.status_code in (200, 201, 202, 204):
+            return response
+        retry_after = self._retry_after(response)
+        if 300 <= response.status_code < 400:
+            return BadArmResponse(
+                f"ARM answered HTTP {response.status_code} (redirects are not followed)",
+                status=response.status_code,
+                request_id=request_id,
+                transient=False,
+            )
+        try:
+            body: object = response.json()
+        except ValueError:
+            body = None
+        return arm_error_from_body(
+            body,
+            status=response.status_code,
+            request_id=request_id,
+            retry_after=retry_after,
+            default_message=f"{method} {redact_url(url)} answered HTTP {response.status_code}",
+        )
+
+    @staticmethod
+    def _retry_after(response: requests.Response) -> float | None:
+        return lro.parse_retry_after(response.headers, _utcnow())
+
+    @staticmethod
+    def _json(response: requests.Response) -> Mapping[str, Any]:
+        try:
+            body = response.json()
+        except ValueError as err:
+            raise BadArmResponse(
+                f"ARM answered HTTP {response.status_code} with a body that is not JSON",
+                status=response.status_code,
+                request_id=response.headers.get("x-ms-request-id"),
+                transient=True,
+            ) from err
+        if not isinstance(body, Mapping):
+            raise BadArmResponse(
+                "ARM answered with JSON that is not an object",
+                status=response.status_code,
+                request_id=response.headers.get("x-ms-request-id"),
+                transient=True,
+            )
+        return body
+
+    def _final_result(self, response: requests.Response, server: ServerId | None) -> ExportResult:
+        result = ExportResult.from_body(
+            self._json(response), response.headers.get("x-ms-request-id")
+        )
+        if lro.is_failed(result.status):
+            code = result.error.code if result.error else f"Export{result.status}"
+            message = result.error.message if result.error else f"the export ended {result.status}"
+            raise ExportFailed(
+                message,
+                status_text=result.status,
+                code=code,
+                status=response.status_code,
+                request_id=result.request_id,
+                result=result,
+            )
+        if not lro.is_succeeded(result.status):
+            where = f" for {server}" if server else ""
+            raise BadArmResponse(
+                f"the final export result{where} has status {result.status!r}",
+                status=response.status_code,
+                request_id=result.request_id,
+            )
+        return result
+
+    @staticmethod
+    def _server_info(item: object, response: requests.Response) -> ServerInfo:
+        if not isinstance(item, Mapping):
+            raise BadArmResponse("a server in ARM's answer is not an object")
+        try:
+            return ServerInfo.from_body(item)
+        except InvalidRequest as err:
+            raise BadArmResponse(
+                f"ARM returned a server with an unusable id: {err.message}",
+                status=response.status_code,
+                request_id=response.headers.get("x-ms-request-id"),
+            ) from err
+
+
+def _reveal(uri: str) -> str:
+    return uri.reveal() if isinstance(uri, SecretUri) else str(uri)
