@@ -65,10 +65,16 @@ class SecretUri(str):
 
     ``reveal()`` returns the real value; only code that sends the request body to ARM calls it.
     Being a ``str`` subclass keeps it usable where libraries expect text, but formatting it,
-    logging it or putting it in an exception shows the redacted form.
+    logging it or putting it in an exception shows the redacted form. (``json.dumps`` sees the
+    underlying text: never serialise one into durable state; seal the list instead.)
     """
 
     __slots__ = ()
+
+    def __new__(cls, value: str) -> SecretUri:
+        # str(x) of a SecretUri is the redacted form, so unwrap one explicitly.
+        raw = value.reveal() if isinstance(value, SecretUri) else value
+        return super().__new__(cls, raw)
 
     def reveal(self) -> str:
         """The real URI, signature included."""

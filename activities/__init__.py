@@ -1,0 +1,25 @@
+"""Activity functions: the workflow's only I/O, one ARM interaction each.
+
+Each trigger is thin Functions glue: it builds an ``ArmClient`` (and the ``Sealer`` where the SAS
+list must be opened) from app settings for this call, and hands over to the plain body in
+``mysqlexport.operations``. Trigger annotations stay bare ``dict``: the Python worker rejects
+parameterised generics there.
+"""
+
+from activities.exports import (
+    bp,
+    read_result,
+    read_status,
+    resolve_servers,
+    submit_export,
+    validate_server,
+)
+
+__all__ = [
+    "bp",
+    "read_result",
+    "read_status",
+    "resolve_servers",
+    "submit_export",
+    "validate_server",
+]

@@ -1,0 +1,137 @@
+"""The run report: one row per server, a summary, and nothing secret.
+
+Rows are plain JSON (they cross activity and orchestration boundaries). Every server of a run
+ends in exactly one of ``ROW_STATES``; the summary is derived from the rows, never kept apart.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, TypedDict
+
+SUCCEEDED: Final = "Succeeded"
+FAILED: Final = "Failed"
+SKIPPED: Final = "Skipped"
+CANCELED: Final = "Canceled"
+TIMED_OUT: Final = "TimedOut"
+ROW_STATES: Final = (SUCCEEDED, FAILED, SKIPPED, CANCELED, TIMED_OUT)
+_SUMMARY_KEYS: Final = {
+    SUCCEEDED: "succeeded",
+    FAILED: "failed",
+    SKIPPED: "skipped",
+    CANCELED: "canceled",
+    TIMED_OUT: "timedOut",
+}
+
+
+class ErrorRow(TypedDict, total=False):
+    """ARM's own error code and message (plus HTTP status and request id when known)."""
+
+    code: str
+    message: str
+    status: int
+    requestId: str
+
+
+class ServerRow(TypedDict, total=False):
+    """One server's outcome in a run."""
+
+    id: str
+    status: str
+    backupName: str | None
+    startTime: str | None
+    endTime: str | None
+    percentComplete: float | None
+    datasourceSizeInBytes: int | None
+    dataTransferredInBytes: int | None
+    attempts: int
+    numberOfContainers: int | None
+    error: ErrorRow | None
+
+
+def server_row(
+    server_id: str,
+    status: str,
+    *,
+    backup_name: str | None = None,
+    start_time: str | None = None,
+    end_time: str | None = None,
+    percent_complete: float | None = None,
+    datasource_size: int | None = None,
+    data_transferred: int | None = None,
+    attempts: int = 0,
+    error: Mapping[str, Any] | None = None,
+    number_of_containers: int | None = None,
+) -> ServerRow:
+    """Build a row; ``status`` must be one of ``ROW_STATES``."""
+    if status not in ROW_STATES:
+        raise ValueError(f"{status!r} is not a report state")
+    row: ServerRow = {
+        "id": server_id,
+        "status": status,
+        "backupName": backup_name,
+        "startTime": start_time,
+        "endTime": end_time,
+        "percentComplete": percent_complete,
+        "datasourceSizeInBytes": datasource_size,
+        "dataTransferredInBytes": data_transferred,
+        "attempts": attempts,
+        "error": error_row(error) if error else None,
+    }
+    if number_of_containers is not None:
+        row["numberOfContainers"] = number_of_containers
+    return row
+
+
+def error_row(error: Mapping[str, Any]) -> ErrorRow:
+    """Keep the fields a reader needs from an error dict (ARM code first)."""
+    out: ErrorRow = {
+        "code": str(error.get("code") or "Unknown"),
+        "message": str(error.get("message") or ""),
+    }
+    status = error.get("status")
+    if isinstance(status, int):
+        out["status"] = status
+    request_id = error.get("requestId")
+    if isinstance(request_id, str):
+        out["requestId"] = request_id
+    return out
+
+
+def summarize(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Counts by state, and bytes exported by the servers that succeeded."""
+    counts: Counter[str] = Counter()
+    exported = 0
+    total = 0
+    for row in rows:
+        total += 1
+        counts[str(row.get("status"))] += 1
+        if row.get("status") == SUCCEEDED:
+            exported += int(row.get("dataTransferredInBytes") or 0)
+    summary = {"total": total}
+    summary.update({key: counts[state] for state, key in _SUMMARY_KEYS.items()})
+    summary["bytes"] = exported
+    return summary
+
+
+def build_report(
+    run_id: str,
+    start_time: str,
+    end_time: str,
+    rows: list[ServerRow],
+    *,
+    dry_run: bool = False,
+    request: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The orchestration's output: what a user reads at the end of a run."""
+    ordered = sorted(rows, key=lambda r: str(r.get("id", "")).lower())
+    return {
+        "runId": run_id,
+        "dryRun": dry_run,
+        "startTime": start_time,
+        "endTime": end_time,
+        "summary": summarize(ordered),
+        "request": dict(request) if request else None,
+        "servers": ordered,
+    }

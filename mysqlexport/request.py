@@ -1,0 +1,308 @@
+"""The export request: what ``POST /api/exports`` (and a schedule) may ask for, validated.
+
+Parsing is pure and strict. Every problem is collected and reported with the JSON path of the field
+(``servers[3]``, ``target.sasUriList[0]``), unknown fields are refused (a typo must not silently
+export nothing), and limits keep one request from being unreasonably large. Nothing starts unless
+the whole request is valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import parse_qs, urlsplit
+
+from mysqlexport.errors import ExportError, InvalidRequest
+from mysqlexport.ids import ServerId, validate_resource_group, validate_subscription
+from mysqlexport.naming import DEFAULT_TEMPLATE, check_template
+from mysqlexport.redaction import SecretUri
+
+MAX_BODY_BYTES: Final = 4 * 1024 * 1024
+MAX_SERVERS: Final = 20_000
+MAX_SUBSCRIPTIONS: Final = 200
+MAX_RESOURCE_GROUPS: Final = 1_000
+MAX_TAGS: Final = 50
+MAX_TAG_LENGTH: Final = 512
+MAX_SAS_URIS: Final = 64
+MAX_SAS_LENGTH: Final = 4_096
+MAX_CONCURRENCY: Final = 1_000
+MAX_DEADLINE_MINUTES: Final = 7 * 24 * 60
+BACKUP_FORMATS: Final = ("Raw", "CollatedFormat")
+SERVER_STATES: Final = (
+    "Ready",
+    "Dropping",
+    "Disabled",
+    "Starting",
+    "Stopping",
+    "Stopped",
+    "Updating",
+)
+TOP_LEVEL_FIELDS: Final = frozenset(
+    {
+        "servers",
+        "discover",
+        "target",
+        "backupName",
+        "backupFormat",
+        "maxConcurrency",
+        "deadlineMinutes",
+        "dryRun",
+    }
+)
+
+
+class RequestInvalid(ExportError, ValueError):
+    """Several fields are wrong; ``problems`` maps each JSON path to what is wrong with it."""
+
+    code = "InvalidRequest"
+
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        self.problems = dict(problems)
+        super().__init__("; ".join(f"{k}: {v}" for k, v in self.problems.items()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": "the request is invalid; nothing was started",
+            "details": [
+                {"code": "InvalidField", "target": k, "message": v}
+                for k, v in self.problems.items()
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """Which servers to find through ARM's list APIs."""
+
+    subscriptions: tuple[str, ...]
+    resource_groups: tuple[str, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+    states: tuple[str, ...] = ("Ready",)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "subscriptions": list(self.subscriptions),
+            "resourceGroups": list(self.resource_groups),
+            "tags": dict(self.tags),
+            "states": list(self.states),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Discovery:
+        """Inverse of ``to_dict`` (trusted input)."""
+        return cls(
+            subscriptions=tuple(data["subscriptions"]),
+            resource_groups=tuple(data.get("resourceGroups", ())),
+            tags=dict(data.get("tags", {})),
+            states=tuple(data.get("states", ("Ready",))),
+        )
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """A validated request. ``sas_uris`` are secrets: seal them before persisting anything."""
+
+    servers: tuple[ServerId, ...]
+    discover: Discovery | None
+    sas_uris: tuple[SecretUri, ...]
+    backup_name: str = DEFAULT_TEMPLATE
+    backup_format: str | None = None
+    max_concurrency: int | None = None
+    deadline_minutes: int | None = None
+    dry_run: bool = False
+
+    def public_dict(self) -> dict[str, Any]:
+        """Everything but the SAS URIs: safe for durable state, logs and status responses."""
+        return {
+            "servers": [s.resource_id for s in self.servers],
+            "discover": self.discover.to_dict() if self.discover else None,
+            "sasUriCount": len(self.sas_uris),
+            "backupName": self.backup_name,
+            "backupFormat": self.backup_format,
+            "maxConcurrency": self.max_concurrency,
+            "deadlineMinutes": self.deadline_minutes,
+            "dryRun": self.dry_run,
+        }
+
+
+def _int_field(
+    body: Mapping[str, Any], name: str, low: int, high: int, problems: dict[str, str]
+) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems[name] = f"must be a whole number from {low} to {high}"
+        return None
+    if not low <= value <= high:
+        problems[name] = f"must be from {low} to {high} (got {value})"
+        return None
+    return value
+
+
+def _string_list(value: object, path: str, limit: int, problems: dict[str, str]) -> list[str]:
+    if not isinstance(value, list):
+        problems[path] = "must be an array of strings"
+        return []
+    if len(value) > limit:
+        problems[path] = f"must have at most {limit} entries (got {len(value)})"
+        return []
+    out = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            problems[f"{path}[{i}]"] = "must be a string"
+        else:
+            out.append(item)
+    return out
+
+
+def _check_sas(uri: str) -> str | None:
+    if len(uri) > MAX_SAS_LENGTH:
+        return f"must be at most {MAX_SAS_LENGTH} characters"
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme != "https" or not parts.hostname:
+        return "must be an absolute https URL of a blob container"
+    if parts.username or parts.password or parts.fragment:
+        return "must not carry user info or a fragment"
+    query = parse_qs(parts.query, keep_blank_values=True)
+    if not query.get("sig") or not query["sig"][0]:
+        return "is not a SAS URI (no 'sig' parameter)"
+    if not parts.path.strip("/"):
+        return "must name a container (https://account.blob.core.windows.net/container?...)"
+    return None
+
+
+def _parse_servers(value: object, problems: dict[str, str]) -> list[ServerId]:
+    servers: list[ServerId] = []
+    for i, raw in enumerate(_string_list(value, "servers", MAX_SERVERS, problems)):
+        try:
+            servers.append(ServerId.parse(raw, f"servers[{i}]"))
+        except InvalidRequest as err:
+            problems[err.field] = err.message.split(": ", 1)[-1]
+    return servers
+
+
+def _parse_discover(value: object, problems: dict[str, str]) -> Discovery | None:
+    if not isinstance(value, Mapping):
+        problems["discover"] = "must be an object with 'subscriptions'"
+        return None
+    unknown = set(value) - {"subscriptions", "resourceGroups", "tags", "states"}
+    for name in sorted(unknown):
+        problems[f"discover.{name}"] = "is not a known field"
+    subs: list[str] = []
+    raw_subs = _string_list(
+        value.get("subscriptions"), "discover.subscriptions", MAX_SUBSCRIPTIONS, problems
+    )
+    if "subscriptions" not in value or (not raw_subs and "discover.subscriptions" not in problems):
+        problems["discover.subscriptions"] = "must list at least one subscription id"
+    for i, sub in enumerate(raw_subs):
+        try:
+            subs.append(validate_subscription(sub, f"discover.subscriptions[{i}]"))
+        except InvalidRequest as err:
+            problems[err.field] = "is not a subscription id (a GUID)"
+    groups: list[str] = []
+    if value.get("resourceGroups") is not None:
+        raw = _string_list(
+            value["resourceGroups"], "discover.resourceGroups", MAX_RESOURCE_GROUPS, problems
+        )
+        for i, rg in enumerate(raw):
+            try:
+                groups.append(validate_resource_group(rg, f"discover.resourceGroups[{i}]"))
+            except InvalidRequest as err:
+                problems[err.field] = "is not a resource group name"
+    tags: dict[str, str] = {}
+    raw_tags = value.get("tags")
+    if raw_tags is not None:
+        if not isinstance(raw_tags, Mapping) or len(raw_tags) > MAX_TAGS:
+            problems["discover.tags"] = f"must be an object of at most {MAX_TAGS} string tags"
+        else:
+            for k, v in raw_tags.items():
+                if not isinstance(v, str) or len(k) > MAX_TAG_LENGTH or len(v) > MAX_TAG_LENGTH:
+                    problems[f"discover.tags.{k[:64]}"] = "must be a string of at most 512"
+                else:
+                    tags[k] = v
+    states: list[str] = ["Ready"]
+    if value.get("states") is not None:
+        states = _string_list(value["states"], "discover.states", len(SERVER_STATES), problems)
+        lowered = {s.lower(): s for s in SERVER_STATES}
+        for i, state in enumerate(states):
+            if state.lower() not in lowered:
+                problems[f"discover.states[{i}]"] = f"must be one of {', '.join(SERVER_STATES)}"
+        states = [lowered.get(s.lower(), s) for s in states]
+        if not states and "discover.states" not in problems:
+            problems["discover.states"] = "must list at least one state"
+    return Discovery(tuple(subs), tuple(groups), tags, tuple(states))
+
+
+def _parse_target(value: object, problems: dict[str, str]) -> list[SecretUri]:
+    if not isinstance(value, Mapping):
+        problems["target"] = "must be an object with 'sasUriList'"
+        return []
+    for name in sorted(set(value) - {"sasUriList"}):
+        problems[f"target.{name}"] = "is not a known field"
+    uris = _string_list(value.get("sasUriList"), "target.sasUriList", MAX_SAS_URIS, problems)
+    if not uris and "target.sasUriList" not in problems:
+        problems["target.sasUriList"] = "must list at least one container SAS URI"
+    out = []
+    for i, uri in enumerate(uris):
+        why = _check_sas(uri)
+        if why:
+            problems[f"target.sasUriList[{i}]"] = why  # the URI itself is never echoed
+        else:
+            out.append(SecretUri(uri))
+    return out
+
+
+def parse_request(body: object) -> ExportRequest:
+    """Validate a decoded JSON body; raise ``RequestInvalid`` naming every bad field."""
+    problems: dict[str, str] = {}
+    if not isinstance(body, Mapping):
+        raise RequestInvalid({"body": "must be a JSON object"})
+    for name in sorted(set(body) - TOP_LEVEL_FIELDS, key=str):
+        problems[str(name)[:100]] = "is not a known field"
+
+    servers = _parse_servers(body["servers"], problems) if body.get("servers") is not None else []
+    discover = (
+        _parse_discover(body["discover"], problems) if body.get("discover") is not None else None
+    )
+    if body.get("servers") is None and discover is None and "discover" not in problems:
+        problems["servers"] = "give 'servers' (resource ids) and/or 'discover'"
+    elif body.get("servers") is not None and not servers and discover is None:
+        problems.setdefault("servers", "must list at least one server resource id")
+    sas = _parse_target(body.get("target"), problems)
+
+    template = body.get("backupName", DEFAULT_TEMPLATE)
+    try:
+        check_template(template)
+    except InvalidRequest as err:
+        problems["backupName"] = err.message.split(": ", 1)[-1]
+    backup_format = body.get("backupFormat")
+    if backup_format is not None and backup_format not in BACKUP_FORMATS:
+        problems["backupFormat"] = f"must be one of {', '.join(BACKUP_FORMATS)}"
+    concurrency = _int_field(body, "maxConcurrency", 1, MAX_CONCURRENCY, problems)
+    deadline = _int_field(body, "deadlineMinutes", 1, MAX_DEADLINE_MINUTES, problems)
+    dry_run = body.get("dryRun", False)
+    if not isinstance(dry_run, bool):
+        problems["dryRun"] = "must be true or false"
+
+    unique: dict[str, ServerId] = {}
+    for server in servers:
+        unique.setdefault(server.key, server)
+    if problems:
+        raise RequestInvalid(problems)
+    return ExportRequest(
+        servers=tuple(unique.values()),
+        discover=discover,
+        sas_uris=tuple(sas),
+        backup_name=template,
+        backup_format=backup_format,
+        max_concurrency=concurrency,
+        deadline_minutes=deadline,
+        dry_run=bool(dry_run),
+    )

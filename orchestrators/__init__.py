@@ -1,0 +1,15 @@
+"""Orchestrators: they decide, they never do I/O.
+
+``export_fleet`` resolves the servers, probes the first few submissions (the circuit breaker),
+and fans the rest out to ``export_shard`` sub-orchestrations; each shard keeps a sliding window
+of at most its share of ``maxConcurrency`` ``export_server`` sub-orchestrations in flight; each
+``export_server`` submits, waits on durable timers, polls and reads the final result. Shards keep
+every history bounded: no single instance records more than one shard's worth of servers.
+"""
+
+from orchestrators.blueprint import bp
+from orchestrators.fleet import export_fleet
+from orchestrators.server import export_server
+from orchestrators.shard import export_shard
+
+__all__ = ["bp", "export_fleet", "export_server", "export_shard"]

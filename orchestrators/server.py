@@ -1,0 +1,220 @@
+"""``export_server``: one server's export, from submission to the final result.
+
+Submit (unless the fleet's canary already did), wait out 409s and transient errors on durable
+timers, then poll the Azure-AsyncOperation URL (or Location when there is none) with waits from
+Retry-After or the progress so far, read the final result from Location, and return exactly one
+report row. Past the deadline the row is TimedOut. Every ``CONTINUE_AS_NEW_POLLS`` polls the
+orchestration continues as new with its state, so its history stays bounded however long the
+export runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from typing import Any
+
+import azure.durable_functions as df
+
+from activities import read_result, read_status, submit_export
+from mysqlexport import lro, report
+from mysqlexport.redaction import redact_text
+from mysqlexport.rules import RetryPolicy, poll_retry_delay, submit_retry_delay
+from orchestrators.blueprint import bp
+from orchestrators.timeutil import after, iso, parse, utc
+
+CONTINUE_AS_NEW_POLLS = 40
+FINAL_READ_ATTEMPTS = 5
+
+
+def _row(
+    job: Mapping[str, Any], state: Mapping[str, Any], status: str, **kw: Any
+) -> report.ServerRow:
+    return report.server_row(
+        job["id"],
+        status,
+        backup_name=job["backupName"],
+        start_time=kw.pop("start_time", state.get("startTime")),
+        end_time=kw.pop("end_time", state.get("endTime")),
+        percent_complete=kw.pop("percent_complete", state.get("percent")),
+        datasource_size=kw.pop("datasource_size", state.get("size")),
+        data_transferred=kw.pop("data_transferred", state.get("transferred")),
+        attempts=int(state.get("attempts", 0)),
+        **kw,
+    )
+
+
+def _from_result(
+    job: Mapping[str, Any],
+    state: Mapping[str, Any],
+    result: Mapping[str, Any] | None,
+    error: Mapping[str, Any] | None,
+) -> report.ServerRow:
+    result = result or {}
+    succeeded = lro.is_succeeded(result.get("status")) and error is None
+    return _row(
+        job,
+        state,
+        report.SUCCEEDED if succeeded else report.FAILED,
+        start_time=result.get("start_time") or state.get("startTime"),
+        end_time=result.get("end_time") or state.get("endTime"),
+        percent_complete=result.get("percent_complete", state.get("percent")),
+        datasource_size=result.get("datasource_size_bytes", state.get("size")),
+        data_transferred=result.get("data_transferred_bytes", state.get("transferred")),
+        error=None if succeeded else (error or result.get("error") or {"code": "ExportFailed"}),
+    )
+
+
+def _activity_crash(err: Exception) -> dict[str, Any]:
+    """An activity that raised instead of answering: keep the message, never the secret."""
+    return {"code": "ActivityFailed", "message": redact_text(str(err))[:2000], "transient": True}
+
+
+@bp.orchestration_trigger(context_name="context")
+def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """Export one server; the output is its report row."""
+    job: dict[str, Any] = context.get_input()
+    state: dict[str, Any] = dict(job.get("state") or {"phase": "submit", "attempts": 0})
+    policy = RetryPolicy(**job.get("retry", {}))
+    poll_policy = lro.PollPolicy(**job.get("poll", {}))
+    deadline = parse(job["deadline"])
+    payload: dict[str, Any] = {k: job[k] for k in ("id", "backupName", "sealedTarget") if k in job}
+    payload["backupFormat"] = job.get("backupFormat")
+
+    if state["phase"] == "submit":
+        outcome: dict[str, Any] | None = job.get("firstOutcome")
+        if outcome is not None:
+            state["attempts"] = 1
+        while True:
+            if outcome is None:
+                state["attempts"] += 1
+                try:
+                    outcome = yield context.call_activity(submit_export, payload)
+                except Exception as err:  # noqa: BLE001 - becomes the server's error row
+                    outcome = {"kind": "error", "error": _activity_crash(err)}
+            assert outcome is not None
+            kind = outcome["kind"]
+            if kind == "accepted":
+                state.update(
+                    phase="poll",
+                    operation=outcome["operation"],
+                    submittedAt=iso(context.current_utc_datetime),
+                    startTime=iso(context.current_utc_datetime),
+                    polls=0,
+                    pollErrors=0,
+                )
+                break
+            if kind in ("completed", "failed"):
+                return _from_result(job, state, outcome.get("result"), outcome.get("error"))
+            error = outcome["error"]
+            delay = submit_retry_delay(error, state["attempts"], policy)
+            now = utc(context.current_utc_datetime)
+            if delay is None:
+                return _row(job, state, report.FAILED, error=error)
+            if after(now, delay) >= deadline:
+                return _row(job, state, report.TIMED_OUT, error=error)
+            yield context.create_timer(after(now, delay))
+            outcome = None
+
+    operation = state["operation"]
+    use_status = bool(operation.get("async_operation_url"))
+    poll_url = operation.get("async_operation_url") or operation.get("location_url")
+    delay = state.get("nextDelay")
+    if delay is None:
+        delay = lro.next_poll_delay(operation.get("retry_after"), None, None, poll_policy)
+    polls_here = 0
+    final: dict[str, Any] | None = None
+    while final is None:
+        now = utc(context.current_utc_datetime)
+        fire_at = min(after(now, delay), deadline)
+        yield context.create_timer(fire_at)
+        now = utc(context.current_utc_datetime)
+        if now >= deadline:
+            return _row(
+                job,
+                state,
+                report.TIMED_OUT,
+                error={
+                    "code": "DeadlineExceeded",
+                    "message": f"the export was still running at the deadline ({iso(deadline)})",
+                },
+            )
+        activity = read_status if use_status else read_result
+        try:
+            answer = yield context.call_activity(activity, {"url": poll_url})
+        except Exception as err:  # noqa: BLE001 - counted like a transient read failure
+            answer = {"kind": "error", "error": _activity_crash(err)}
+        state["polls"] = state.get("polls", 0) + 1
+        polls_here += 1
+        if answer["kind"] == "error":
+            state["pollErrors"] = state.get("pollErrors", 0) + 1
+            wait = poll_retry_delay(answer["error"], state["pollErrors"], policy)
+            if wait is None:
+                return _row(job, state, report.FAILED, error=answer["error"])
+            delay = wait
+        else:
+            state["pollErrors"] = 0
+            if answer["kind"] == "status":
+                state["percent"] = answer.get("percent_complete")
+                state["size"] = answer.get("datasource_size_bytes") or state.get("size")
+                state["transferred"] = answer.get("data_transferred_bytes")
+                if answer.get("start_time"):
+                    state["startTime"] = answer["start_time"]
+                context.set_custom_status(
+                    {
+                        "status": answer.get("status"),
+                        "percent": state.get("percent"),
+                        "transferred": state.get("transferred"),
+                    }
+                )
+                if lro.is_terminal(answer.get("status")):
+                    state["endTime"] = answer.get("end_time")
+                    final = answer
+                    break
+                retry_after = answer.get("retry_after")
+            elif answer["kind"] == "running":
+                retry_after = answer.get("retryAfter")
+            else:  # completed or failed: the Location URL answered with the final result
+                return _from_result(job, state, answer.get("result"), answer.get("error"))
+            elapsed = (now - parse(state["submittedAt"])).total_seconds()
+            delay = lro.next_poll_delay(retry_after, state.get("percent"), elapsed, poll_policy)
+        if polls_here >= CONTINUE_AS_NEW_POLLS:
+            state["nextDelay"] = delay
+            context.continue_as_new({**job, "state": state, "firstOutcome": None})
+            return None
+
+    # Terminal status seen: the final result comes from Location (final-state-via: location).
+    location = operation.get("location_url")
+    if not location:
+        error = final.get("error") if not lro.is_succeeded(final.get("status")) else None
+        return _from_result(job, state, _status_as_result(final), error)
+    for attempt in range(1, FINAL_READ_ATTEMPTS + 1):
+        try:
+            answer = yield context.call_activity(read_result, {"url": location})
+        except Exception as err:  # noqa: BLE001
+            answer = {"kind": "error", "error": _activity_crash(err)}
+        if answer["kind"] in ("completed", "failed"):
+            return _from_result(job, state, answer.get("result"), answer.get("error"))
+        if attempt == FINAL_READ_ATTEMPTS:
+            break
+        wait = answer.get("retryAfter") if answer["kind"] == "running" else None
+        if answer["kind"] == "error":
+            wait = poll_retry_delay(answer["error"], attempt, policy)
+            if wait is None:
+                break
+        now = utc(context.current_utc_datetime)
+        yield context.create_timer(after(now, min(wait or poll_policy.min_seconds, 60.0)))
+    # The status resource said the export ended; report that, with ARM's error if it failed.
+    error = None if lro.is_succeeded(final.get("status")) else final.get("error")
+    return _from_result(job, state, _status_as_result(final), error)
+
+
+def _status_as_result(status: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "status": status.get("status"),
+        "start_time": status.get("start_time"),
+        "end_time": status.get("end_time"),
+        "percent_complete": status.get("percent_complete"),
+        "datasource_size_bytes": status.get("datasource_size_bytes"),
+        "data_transferred_bytes": status.get("data_transferred_bytes"),
+        "error": status.get("error"),
+    }

@@ -1,0 +1,151 @@
+"""``export_shard``: a sliding window over one shard of the fleet.
+
+At most ``concurrency`` servers are in flight; as soon as one finishes the next starts (a window,
+not waves). A ``cancel`` event stops new submissions: in-flight servers are followed to the end
+and the rest are reported Canceled. In a dry run the window runs ``validate_server`` activities
+instead of exports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from typing import Any
+
+import azure.durable_functions as df
+from azure.durable_functions.models.Task import TaskState
+
+from activities import validate_server
+from mysqlexport import report
+from mysqlexport.durable_ids import server_instance_id
+from mysqlexport.ids import ServerId
+from mysqlexport.redaction import redact_text
+from orchestrators.blueprint import bp
+from orchestrators.server import export_server
+from orchestrators.timeutil import after, iso
+
+CANCEL_EVENT = "cancel"
+
+
+def dry_run_row(
+    entry: Mapping[str, Any], outcome: Mapping[str, Any], sas_count: int
+) -> report.ServerRow:
+    """The row for one validated server: Succeeded when an export could start, else why not."""
+    server_id, name = entry["id"], entry["backupName"]
+    if outcome.get("kind") != "validated":
+        return report.server_row(
+            server_id,
+            report.FAILED,
+            backup_name=name,
+            attempts=1,
+            error=outcome.get("error") or {"code": "ValidationFailed"},
+        )
+    needed = outcome.get("numberOfContainers")
+    state = outcome.get("state")
+    error: dict[str, Any] | None = None
+    if (state or "").lower() != "ready":
+        error = {
+            "code": "ServerNotReady",
+            "message": f"server state is {state}; exports need a Ready server",
+        }
+    elif isinstance(needed, int) and needed > sas_count:
+        error = {
+            "code": "InsufficientStorageContainers",
+            "message": f"the export needs {needed} container SAS URIs; the target has {sas_count}",
+        }
+    return report.server_row(
+        server_id,
+        report.FAILED if error else report.SUCCEEDED,
+        backup_name=name,
+        attempts=1,
+        error=error,
+        number_of_containers=needed if isinstance(needed, int) else None,
+    )
+
+
+def canceled_row(entry: Mapping[str, Any]) -> report.ServerRow:
+    """The row of a server the run never submitted because it was canceled."""
+    return report.server_row(
+        entry["id"],
+        report.CANCELED,
+        backup_name=entry["backupName"],
+        error={"code": "RunCanceled", "message": "the run was canceled before this server started"},
+    )
+
+
+def _progress(
+    total: int, rows: list[report.ServerRow], running: int, canceling: bool
+) -> dict[str, Any]:
+    summary = report.summarize(rows)
+    summary.update(total=total, running=running, pending=total - len(rows) - running)
+    if canceling:
+        summary["canceling"] = True
+    return summary
+
+
+@bp.orchestration_trigger(context_name="context")
+def export_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """Run one shard's servers through the window; the output is their rows."""
+    job: dict[str, Any] = context.get_input()
+    entries: list[dict[str, Any]] = job["servers"]
+    common: dict[str, Any] = job["common"]
+    window = max(1, int(job["concurrency"]))
+    dry_run = bool(common.get("dryRun"))
+    rows: list[report.ServerRow] = []
+    inflight: list[tuple[Any, dict[str, Any]]] = []
+    cancel = context.wait_for_external_event(CANCEL_EVENT)
+    canceled = False
+    next_index = 0
+
+    while next_index < len(entries) or inflight:
+        while not canceled and next_index < len(entries) and len(inflight) < window:
+            entry = entries[next_index]
+            next_index += 1
+            if dry_run:
+                task = context.call_activity(validate_server, {"id": entry["id"]})
+            else:
+                deadline = after(context.current_utc_datetime, 60 * common["deadlineMinutes"])
+                task = context.call_sub_orchestrator(
+                    export_server,
+                    {
+                        **{
+                            k: common[k]
+                            for k in ("runId", "sealedTarget", "backupFormat", "poll", "retry")
+                        },
+                        **entry,
+                        "deadline": iso(deadline),
+                    },
+                    server_instance_id(common["runId"], ServerId.parse(entry["id"]).key),
+                )
+            inflight.append((task, entry))
+        if canceled:
+            rows.extend(canceled_row(e) for e in entries[next_index:])
+            next_index = len(entries)
+        context.set_custom_status(_progress(len(entries), rows, len(inflight), canceled))
+        if not inflight:
+            break
+        waiting = [task for task, _ in inflight]
+        if not canceled:
+            waiting.append(cancel)
+        winner = yield context.task_any(waiting)
+        if winner is cancel:
+            canceled = True
+            continue
+        index = next(i for i, (task, _) in enumerate(inflight) if task is winner)
+        _, entry = inflight.pop(index)
+        rows.append(_row_of(winner, entry, dry_run, int(common.get("sasCount", 1))))
+    context.set_custom_status(_progress(len(entries), rows, 0, canceled))
+    return rows
+
+
+def _row_of(task: Any, entry: Mapping[str, Any], dry_run: bool, sas_count: int) -> report.ServerRow:
+    """The row a finished task stands for; a crashed child still yields exactly one row."""
+    if task.state is TaskState.FAILED:
+        return report.server_row(
+            entry["id"],
+            report.FAILED,
+            backup_name=entry["backupName"],
+            error={"code": "OrchestrationFailed", "message": redact_text(str(task.result))[:2000]},
+        )
+    if dry_run:
+        return dry_run_row(entry, task.result, sas_count)
+    return task.result  # type: ignore[no-any-return]
