@@ -57,6 +57,9 @@ class Settings:
     connect_timeout_seconds: float = 10.0
     read_timeout_seconds: float = 60.0
     get_retries: int = 2
+    max_concurrency: int = 20
+    deadline_minutes: int = 720
+    shard_size: int = 500
 
     @property
     def arm_origin(self) -> tuple[str, str, int]:
@@ -92,6 +95,9 @@ class Settings:
             ("ARM_CONNECT_TIMEOUT_SECONDS", 10.0, 0.1, 300.0),
             ("ARM_READ_TIMEOUT_SECONDS", 60.0, 0.1, 600.0),
             ("ARM_GET_RETRIES", 2.0, 0.0, 10.0),
+            ("MAX_CONCURRENCY", 20.0, 1.0, 1000.0),
+            ("DEADLINE_MINUTES", 720.0, 1.0, 10080.0),
+            ("SHARD_SIZE", 500.0, 10.0, 5000.0),
         ):
             raw = env.get(name)
             if raw is None or raw.strip() == "":
@@ -112,8 +118,9 @@ class Settings:
             and numbers["POLL_MAX_SECONDS"] < numbers["POLL_DEFAULT_SECONDS"]
         ):
             problems["POLL_MAX_SECONDS"] = "must not be smaller than POLL_DEFAULT_SECONDS"
-        if "ARM_GET_RETRIES" in numbers and not numbers["ARM_GET_RETRIES"].is_integer():
-            problems["ARM_GET_RETRIES"] = "must be a whole number"
+        for name in ("ARM_GET_RETRIES", "MAX_CONCURRENCY", "DEADLINE_MINUTES", "SHARD_SIZE"):
+            if name in numbers and not numbers[name].is_integer():
+                problems[name] = "must be a whole number"
 
         if problems:
             raise SettingsError(problems)
@@ -126,6 +133,9 @@ class Settings:
             connect_timeout_seconds=numbers["ARM_CONNECT_TIMEOUT_SECONDS"],
             read_timeout_seconds=numbers["ARM_READ_TIMEOUT_SECONDS"],
             get_retries=int(numbers["ARM_GET_RETRIES"]),
+            max_concurrency=int(numbers["MAX_CONCURRENCY"]),
+            deadline_minutes=int(numbers["DEADLINE_MINUTES"]),
+            shard_size=int(numbers["SHARD_SIZE"]),
         )
 
 

@@ -148,4 +148,4 @@ def _row_of(task: Any, entry: Mapping[str, Any], dry_run: bool, sas_count: int) 
         )
     if dry_run:
         return dry_run_row(entry, task.result, sas_count)
-    return task.result  # type: ignore[no-any-return]
+    return task.result

@@ -1,0 +1,14 @@
+"""The Function app: composition only. Each concern is a blueprint of its own."""
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from activities import bp as activities
+from orchestrators import bp as orchestrators
+from triggers import http_bp, schedule_bp
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+app.register_functions(http_bp)
+app.register_functions(schedule_bp)
+app.register_functions(orchestrators)
+app.register_functions(activities)

@@ -1,0 +1,56 @@
+"""The input of one fleet run, built the same way by every entry point.
+
+The HTTP starter, the schedule and retry-failed all turn a validated request into the JSON the
+``export_fleet`` orchestrator receives. Everything an orchestrator would otherwise read from the
+environment (poll bounds, concurrency, deadlines) is decided here, once, so orchestrators stay
+deterministic. The SAS list enters sealed; the public request never holds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mysqlexport.request import ExportRequest
+from mysqlexport.rules import RetryPolicy
+from mysqlexport.sealing import Sealer
+from mysqlexport.settings import Settings
+
+FLEET_ORCHESTRATOR = "export_fleet"
+
+
+def fleet_job(
+    run_id: str,
+    request: ExportRequest,
+    settings: Settings,
+    sealer: Sealer,
+    *,
+    retry_of: str | None = None,
+) -> dict[str, Any]:
+    """The ``export_fleet`` input for ``request``."""
+    policy = RetryPolicy()
+    return {
+        "runId": run_id,
+        "request": request.public_dict(),
+        "sealedTarget": sealer.seal(request.sas_uris),
+        "sasCount": len(request.sas_uris),
+        "maxConcurrency": request.max_concurrency or settings.max_concurrency,
+        "deadlineMinutes": request.deadline_minutes or settings.deadline_minutes,
+        "shardSize": settings.shard_size,
+        "poll": {
+            "default_seconds": settings.poll_default_seconds,
+            "max_seconds": settings.poll_max_seconds,
+        },
+        "retry": {
+            "transient_attempts": policy.transient_attempts,
+            "breaker_sample": policy.breaker_sample,
+        },
+        "retryOf": retry_of,
+    }
+
+
+def retry_job(run_id: str, original: Mapping[str, Any], servers: Sequence[str]) -> dict[str, Any]:
+    """A new run for ``servers`` with the original run's target (still sealed) and options."""
+    request = dict(original["request"])
+    request.update(servers=list(servers), discover=None)
+    return {**original, "runId": run_id, "request": request, "retryOf": original["runId"]}

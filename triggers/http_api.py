@@ -1,0 +1,184 @@
+"""The HTTP API: start a run, follow it, cancel it, retry its failures.
+
+``POST /api/exports`` answers 202 with the Durable Functions check-status body and a ``Location``
+equal to ``statusQueryGetUri`` — the async pattern Logic Apps' HTTP action follows (202 while
+running, 200 with the run report as ``output`` when done). Bad input is a 400 naming every bad
+field, and nothing starts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
+
+from mysqlexport import report
+from mysqlexport.durable_ids import new_run_id, server_prefix, shard_instance_id, shard_prefix
+from mysqlexport.errors import ExportError, SettingsError
+from mysqlexport.jobs import FLEET_ORCHESTRATOR, fleet_job, retry_job
+from mysqlexport.request import MAX_BODY_BYTES, RequestInvalid, parse_request
+from mysqlexport.sealing import Sealer
+from mysqlexport.settings import Settings
+from triggers.responses import error_response, json_response
+
+logger = logging.getLogger(__name__)
+bp = df.Blueprint()
+
+RUNNING = (OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending)
+FINISHED = (
+    OrchestrationRuntimeStatus.Completed,
+    OrchestrationRuntimeStatus.Failed,
+    OrchestrationRuntimeStatus.Terminated,
+)
+
+
+def _configured() -> tuple[Settings, Sealer]:
+    settings = Settings.from_env()
+    return settings, Sealer.from_setting(os.environ.get("SAS_SEALING_KEY"))
+
+
+def _read_body(req: func.HttpRequest) -> Any:
+    body = req.get_body() or b""
+    if len(body) > MAX_BODY_BYTES:
+        raise RequestInvalid({"body": f"is larger than {MAX_BODY_BYTES} bytes"})
+    try:
+        return json.loads(body.decode("utf-8")) if body else None
+    except (UnicodeDecodeError, ValueError) as err:
+        raise RequestInvalid({"body": f"is not valid JSON ({type(err).__name__})"}) from err
+
+
+def _status_name(status: Any) -> str | None:
+    runtime = getattr(status, "runtime_status", None)
+    return runtime.name if runtime is not None else None
+
+
+@bp.route(route="exports", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def start_export(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """Validate the request, seal the SAS list, start ``export_fleet``; 202 + Location."""
+    try:
+        request = parse_request(_read_body(req))
+    except RequestInvalid as err:
+        status = 413 if "body" in err.problems and "larger" in err.problems["body"] else 400
+        return json_response({"error": err.to_dict()}, status)
+    try:
+        settings, sealer = _configured()
+    except SettingsError as err:
+        logger.error("cannot start an export: %s", err)
+        return error_response(500, err.code, err.message)
+    run_id = new_run_id()
+    job = fleet_job(run_id, request, settings, sealer)
+    await client.start_new(FLEET_ORCHESTRATOR, run_id, job)
+    logger.info("started export run %s", run_id, extra={"run_id": run_id})
+    return client.create_check_status_response(req, run_id)
+
+
+async def _progress(
+    client: df.DurableOrchestrationClient, run_id: str, status: Any
+) -> dict[str, Any]:
+    custom = status.custom_status if isinstance(status.custom_status, dict) else {}
+    body: dict[str, Any] = {
+        "runId": run_id,
+        "runtimeStatus": _status_name(status),
+        "createdTime": str(status.created_time) if status.created_time else None,
+        "lastUpdatedTime": str(status.last_updated_time) if status.last_updated_time else None,
+        "phase": custom.get("phase"),
+    }
+    output = status.output
+    if isinstance(output, dict) and "summary" in output:
+        body["summary"] = output["summary"]
+        body["servers"] = output["servers"]
+        body["breaker"] = output.get("breaker")
+        body["problems"] = output.get("problems")
+        return body
+    totals: dict[str, int] = {}
+    for shard in await client.get_status_by(instance_id_prefix=shard_prefix(run_id)) or []:
+        progress = shard.custom_status if isinstance(shard.custom_status, dict) else {}
+        for key, value in progress.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                totals[key] = totals.get(key, 0) + value
+    totals.setdefault("total", int(custom.get("total", 0)))
+    body["summary"] = totals
+    rows = []
+    running = await client.get_status_by(
+        instance_id_prefix=server_prefix(run_id), runtime_status=list(RUNNING)
+    )
+    for server in running or []:
+        if isinstance(server.custom_status, dict):
+            rows.append(server.custom_status)
+    body["servers"] = rows
+    return body
+
+
+@bp.route(route="exports/{runId}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def get_export(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """Concise progress: counts by state, bytes, per-server rows."""
+    run_id = req.route_params.get("runId", "")
+    status = await client.get_status(run_id)
+    if _status_name(status) is None:
+        return error_response(404, "RunNotFound", f"no export run {run_id!r}")
+    return json_response(await _progress(client, run_id, status))
+
+
+@bp.route(route="exports/{runId}/cancel", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def cancel_export(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """Graceful cancel: nothing new is submitted; in-flight exports are followed to the end."""
+    run_id = req.route_params.get("runId", "")
+    status = await client.get_status(run_id)
+    if _status_name(status) is None:
+        return error_response(404, "RunNotFound", f"no export run {run_id!r}")
+    if status.runtime_status not in RUNNING:
+        return error_response(409, "RunNotRunning", f"run {run_id} is {_status_name(status)}")
+    targets = [run_id]
+    custom = status.custom_status if isinstance(status.custom_status, dict) else {}
+    targets += [shard_instance_id(run_id, i) for i in range(int(custom.get("shards", 0)))]
+    for instance in targets:
+        try:
+            await client.raise_event(instance, "cancel", {"requested": True})
+        except Exception as err:  # noqa: BLE001 - a shard that already finished is fine
+            logger.info("cancel not delivered to %s: %s", instance, err)
+    return json_response({"runId": run_id, "canceling": True}, 202)
+
+
+@bp.route(
+    route="exports/{runId}/retry-failed", methods=["POST"], auth_level=func.AuthLevel.FUNCTION
+)
+@bp.durable_client_input(client_name="client")
+async def retry_failed(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """A new run for the Failed and TimedOut servers of a finished run, same target."""
+    run_id = req.route_params.get("runId", "")
+    status = await client.get_status(run_id, show_input=True)
+    if _status_name(status) is None:
+        return error_response(404, "RunNotFound", f"no export run {run_id!r}")
+    if status.runtime_status is not OrchestrationRuntimeStatus.Completed:
+        return error_response(409, "RunNotFinished", f"run {run_id} is {_status_name(status)}")
+    output = status.output if isinstance(status.output, dict) else {}
+    failed = [
+        row["id"]
+        for row in output.get("servers", [])
+        if row.get("status") in (report.FAILED, report.TIMED_OUT)
+    ]
+    if not failed:
+        return error_response(409, "NothingToRetry", f"run {run_id} has no failed servers")
+    original = status.input_ if isinstance(status.input_, dict) else json.loads(status.input_)
+    new_id = new_run_id()
+    try:
+        await client.start_new(FLEET_ORCHESTRATOR, new_id, retry_job(new_id, original, failed))
+    except ExportError as err:
+        return error_response(500, err.code, err.message)
+    return client.create_check_status_response(req, new_id)
