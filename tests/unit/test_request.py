@@ -1,0 +1,110 @@
+"""The export request is validated strictly: every bad field is named, nothing secret is echoed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mysqlexport.request import MAX_SAS_URIS, RequestInvalid, parse_request
+
+SUB = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+SIG = "c2VjcmV0LXNpZw"
+SAS = f"https://acct.blob.core.windows.net/backups?sv=2022-11-02&sr=c&sp=rcw&sig={SIG}%3D%3D"
+
+
+def server(name: str, group: str = "TestGroup") -> str:
+    return f"/subscriptions/{SUB}/resourceGroups/{group}/providers/Microsoft.DBforMySQL/flexibleServers/{name}"
+
+
+def body(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"servers": [server("a")], "target": {"sasUriList": [SAS]}}
+    base.update(overrides)
+    return base
+
+
+def problems_of(value: object) -> dict[str, str]:
+    with pytest.raises(RequestInvalid) as info:
+        parse_request(value)
+    text = str(info.value) + repr(info.value.to_dict())
+    assert SIG not in text
+    return info.value.problems
+
+
+def test_minimal_request_gets_the_defaults() -> None:
+    req = parse_request(body())
+    assert [s.name for s in req.servers] == ["a"]
+    assert req.backup_name == "{server}-{utc:yyyyMMddHHmmss}"
+    assert req.discover is None and not req.dry_run
+    assert req.sas_uris[0].reveal() == SAS
+    public = req.public_dict()
+    assert public["sasUriCount"] == 1 and SIG not in repr(public)
+
+
+def test_duplicates_are_exported_once_ignoring_case() -> None:
+    req = parse_request(body(servers=[server("a"), server("a", "testgroup"), server("b")]))
+    assert [s.name for s in req.servers] == ["a", "b"]
+
+
+def test_discovery_request_is_accepted() -> None:
+    req = parse_request(
+        {
+            "discover": {
+                "subscriptions": [SUB],
+                "resourceGroups": ["TestGroup"],
+                "tags": {"env": "prod"},
+                "states": ["ready", "Stopped"],
+            },
+            "target": {"sasUriList": [SAS]},
+            "backupFormat": "Raw",
+            "maxConcurrency": 5,
+            "deadlineMinutes": 90,
+            "dryRun": True,
+        }
+    )
+    assert req.discover is not None and req.discover.states == ("Ready", "Stopped")
+    assert (req.max_concurrency, req.deadline_minutes, req.dry_run) == (5, 90, True)
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        (None, "body"),
+        ([], "body"),
+        ("text", "body"),
+        (body(servers="not-a-list"), "servers"),
+        (body(servers=[server("a"), 42]), "servers[1]"),
+        (body(servers=[server("a"), "/subscriptions/x"]), "servers[1]"),
+        (body(servers=[]), "servers"),
+        ({"target": {"sasUriList": [SAS]}}, "servers"),
+        (body(target=None), "target"),
+        (body(target={"sasUriList": []}), "target.sasUriList"),
+        (body(target={"sasUriList": [SAS.replace("https", "http")]}), "target.sasUriList[0]"),
+        (body(target={"sasUriList": [SAS.split("&sig=", maxsplit=1)[0]]}), "target.sasUriList[0]"),
+        (body(target={"sasUriList": [SAS] * (MAX_SAS_URIS + 1)}), "target.sasUriList"),
+        (body(target={"sasUriList": [SAS], "extra": 1}), "target.extra"),
+        (body(backupName="Upper-{server}"), "backupName"),
+        (body(backupName="{server}-{nope}"), "backupName"),
+        (body(backupName="x" * 201), "backupName"),
+        (body(backupFormat="Zip"), "backupFormat"),
+        (body(maxConcurrency=0), "maxConcurrency"),
+        (body(maxConcurrency="5"), "maxConcurrency"),
+        (body(maxConcurrency=True), "maxConcurrency"),
+        (body(deadlineMinutes=10**9), "deadlineMinutes"),
+        (body(dryRun="yes"), "dryRun"),
+        (body(serverz=[]), "serverz"),
+        (body(discover={"subscriptions": ["nope"]}), "discover.subscriptions[0]"),
+        (body(discover={"subscriptions": []}), "discover.subscriptions"),
+        (body(discover={"resourceGroups": ["rg"]}), "discover.subscriptions"),
+        (body(discover={"subscriptions": [SUB], "states": ["Sleeping"]}), "discover.states[0]"),
+        (body(discover={"subscriptions": [SUB], "tags": ["env"]}), "discover.tags"),
+        (body(discover={"subscriptions": [SUB], "colour": "red"}), "discover.colour"),
+    ],
+)
+def test_each_bad_field_is_named(value: object, field: str) -> None:
+    assert field in problems_of(value)
+
+
+def test_all_problems_are_reported_together() -> None:
+    problems = problems_of(body(backupFormat="Zip", maxConcurrency=-1, target={}))
+    assert {"backupFormat", "maxConcurrency", "target.sasUriList"} <= set(problems)

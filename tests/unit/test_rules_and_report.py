@@ -1,0 +1,109 @@
+"""Retry, breaker and sharding decisions, and the report's arithmetic, as tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mysqlexport import report
+from mysqlexport.rules import RetryPolicy, fleet_wide_error, poll_retry_delay, submit_retry_delay
+from orchestrators.fleet import plan_shards
+
+POLICY = RetryPolicy(
+    transient_attempts=3,
+    base_backoff_seconds=10,
+    max_backoff_seconds=60,
+    conflict_wait_seconds=120,
+    poll_error_limit=4,
+    breaker_sample=3,
+)
+
+
+def err(code: str, status: int | None = 400, transient: bool = False, **kw: Any) -> dict[str, Any]:
+    return {"code": code, "status": status, "transient": transient, **kw}
+
+
+@pytest.mark.parametrize(
+    ("error", "attempt", "expected"),
+    [
+        (err("TooMany", 429, True, retryAfter=7), 1, 7.0),
+        (err("InternalServerError", 500, True), 1, 10.0),
+        (err("InternalServerError", 500, True), 2, 20.0),
+        (err("ConnectionError", None, True), 2, 20.0),
+        (err("InternalServerError", 500, True), 3, None),  # attempts used up
+        (err("BackupAlreadyRunningForServer", 409), 9, 120.0),  # waited out, any attempt
+        (err("BackupAlreadyRunningForServer", 409, retryAfter=300), 1, 300.0),
+        (err("ResourceNotFound", 404), 1, None),
+        (err("AuthorizationFailed", 403), 1, None),
+    ],
+)
+def test_submit_retry_delay(error: dict[str, Any], attempt: int, expected: float | None) -> None:
+    assert submit_retry_delay(error, attempt, POLICY) == expected
+
+
+def test_poll_errors_are_retried_until_the_limit_unless_permanent() -> None:
+    assert poll_retry_delay(err("ServiceUnavailable", 503, True, retryAfter=5), 1, POLICY) == 5.0
+    assert poll_retry_delay(err("Timeout", None, True), 3, POLICY) == 40.0
+    assert poll_retry_delay(err("Timeout", None, True), 4, POLICY) is None
+    assert poll_retry_delay(err("UntrustedUrl", None, False), 1, POLICY) is None
+
+
+PAUSED = err("BackupAndExportPaused", 400)
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "trips"),
+    [
+        ([PAUSED, PAUSED, PAUSED], True),
+        ([err("AuthorizationFailed", 403)] * 3, True),
+        ([PAUSED, PAUSED, None], False),  # one got through
+        ([PAUSED, err("Other", 400), PAUSED], False),  # not the same error
+        ([err("ResourceNotFound", 404)] * 3, False),  # about single servers
+        ([err("InternalServerError", 500, True)] * 3, False),  # transient
+        ([err("BackupAlreadyRunningForServer", 409)] * 3, False),
+        ([PAUSED, PAUSED], True),  # a small fleet: every server probed
+        ([PAUSED], False),  # one failure proves nothing
+    ],
+)
+def test_breaker_trips_only_on_a_fleet_wide_permanent_error(
+    outcomes: list[dict[str, Any] | None], trips: bool
+) -> None:
+    assert (fleet_wide_error(outcomes, POLICY) is not None) is trips
+
+
+@pytest.mark.parametrize(
+    ("count", "size", "concurrency"),
+    [(1, 500, 50), (10, 500, 50), (1000, 500, 50), (10_000, 500, 50), (1001, 500, 7), (3, 1, 2)],
+)
+def test_shards_cover_every_server_once_within_the_concurrency(
+    count: int, size: int, concurrency: int
+) -> None:
+    plan = plan_shards(count, size, concurrency)
+    covered = [i for start, end, _ in plan for i in range(start, end)]
+    assert covered == list(range(count))
+    assert all(end - start <= size for start, end, _ in plan)
+    assert all(window >= 1 for _, _, window in plan)
+    assert sum(w for _, _, w in plan) <= max(concurrency, len(plan))
+
+
+def test_summary_counts_every_state_and_bytes_of_successes() -> None:
+    rows = [
+        report.server_row("a", report.SUCCEEDED, data_transferred=100),
+        report.server_row("b", report.SUCCEEDED, data_transferred=50),
+        report.server_row("c", report.FAILED, data_transferred=10, error={"code": "X"}),
+        report.server_row("d", report.SKIPPED),
+        report.server_row("e", report.CANCELED),
+        report.server_row("f", report.TIMED_OUT),
+    ]
+    assert report.summarize(rows) == {
+        "total": 6,
+        "succeeded": 2,
+        "failed": 1,
+        "skipped": 1,
+        "canceled": 1,
+        "timedOut": 1,
+        "bytes": 150,
+    }
+    with pytest.raises(ValueError):
+        report.server_row("g", "Done")
