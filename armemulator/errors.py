@@ -84,7 +84,9 @@ def missing_authorization() -> ArmError:
         401,
         "AuthenticationFailed",
         "Authentication failed. The 'Authorization' header is missing.",
-        headers=_www_authenticate("The authentication failed because of missing 'Authorization' header."),
+        headers=_www_authenticate(
+            "The authentication failed because of missing 'Authorization' header."
+        ),
     )
 
 
@@ -153,7 +155,9 @@ def missing_property(path: str) -> ArmError:
 
 
 def invalid_property(path: str, reason: str) -> ArmError:
-    return ArmError(400, "InvalidParameterValue", f"The value of '{path}' is invalid: {reason}", target=path)
+    return ArmError(
+        400, "InvalidParameterValue", f"The value of '{path}' is invalid: {reason}", target=path
+    )
 
 
 def invalid_operation_url() -> ArmError:
@@ -202,11 +206,12 @@ def path_not_found(path: str) -> ArmError:
     )
 
 
-def method_not_allowed(method: str) -> ArmError:
+def method_not_allowed(method: str, allowed: str) -> ArmError:
     return ArmError(
         405,
         "HttpMethodNotAllowed",
         f"The requested resource does not support http method '{_short(method, 16)}'.",
+        headers={"Allow": allowed},
     )
 
 

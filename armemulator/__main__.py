@@ -1,0 +1,113 @@
+"""Command line: run an emulator in its own process until SIGINT or SIGTERM.
+
+Why this module exists: the local Functions host and benchmark drivers run in other processes and
+need an emulator they can start from a script. It prints one JSON line - ``url``,
+``token_endpoint`` and, only when it generated the secret, ``identity_header`` - so a script can
+read where to point ``IDENTITY_ENDPOINT`` / ``IDENTITY_HEADER`` and the ARM base URL.
+
+    python -m armemulator --port 8443 --tls-cert cert.pem --tls-key key.pem --time-scale 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from armemulator.clock import Clock, ScaledClock, VirtualClock, WallClock
+from armemulator.config import DEFAULT_PAUSED_ERROR, EmulatorConfig
+from armemulator.emulator import Emulator, is_loopback_host
+from armemulator.fleet import make_fleet
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m armemulator",
+        description="ARM emulator for Microsoft.DBforMySQL flexible servers' backupAndExport.",
+    )
+    parser.add_argument("--port", type=int, default=0, help="TCP port (0 = any free port)")
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    parser.add_argument("--tls-cert", help="PEM certificate (with --tls-key: serve HTTPS)")
+    parser.add_argument("--tls-key", help="PEM private key")
+    parser.add_argument("--seed", type=int, default=0, help="seed of all randomness")
+    timing = parser.add_mutually_exclusive_group()
+    timing.add_argument(
+        "--time-scale", type=float, help="emulated time runs this many times faster than real"
+    )
+    timing.add_argument(
+        "--virtual",
+        action="store_true",
+        help="virtual clock, moved only by POST /_emulator/clock/advance?seconds=N",
+    )
+    parser.add_argument(
+        "--no-async-operation-header",
+        action="store_true",
+        help="send only Location on 202 (as the 2024-12-30 contract declares)",
+    )
+    parser.add_argument("--paused", action="store_true", help="refuse backupAndExport as paused")
+    parser.add_argument(
+        "--retry-after", type=float, default=10.0, help="Retry-After of 202s and polls (seconds)"
+    )
+    parser.add_argument(
+        "--fleet-size", type=int, help="serve make_fleet(N, seed) instead of the default fleet"
+    )
+    parser.add_argument("--page-size", type=int, default=100, help="servers per list page")
+    parser.add_argument("--no-throttling", action="store_true", help="disable ARM throttling")
+    parser.add_argument("--fail-rate", type=float, default=0.0, help="share of exports that fail")
+    return parser
+
+
+def _clock(args: argparse.Namespace) -> Clock:
+    if args.virtual:
+        return VirtualClock()
+    if args.time_scale is not None:
+        return ScaledClock(args.time_scale)
+    return WallClock()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if not is_loopback_host(args.host):
+        print(f"refusing to bind non-loopback host {args.host!r}", file=sys.stderr)
+        return 2
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("--tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    config = EmulatorConfig(
+        host=args.host,
+        port=args.port,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        seed=args.seed,
+        clock=_clock(args),
+        async_operation_header=not args.no_async_operation_header,
+        paused=DEFAULT_PAUSED_ERROR if args.paused else None,
+        retry_after_seconds=args.retry_after,
+        fleet=make_fleet(args.fleet_size, args.seed) if args.fleet_size is not None else None,
+        page_size=args.page_size,
+        throttling=not args.no_throttling,
+        fail_rate=args.fail_rate,
+    )
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    with Emulator(config) as emu:
+        line = {"url": emu.url, "token_endpoint": emu.token_endpoint}
+        if emu.identity_header_generated:
+            line["identity_header"] = emu.identity_header
+        print(json.dumps(line), flush=True)
+        while not stop.wait(0.5):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

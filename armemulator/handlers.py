@@ -1,0 +1,267 @@
+"""ARM semantics of each route: what a request means and what the service answers.
+
+Why this module exists: once a request is routed, authenticated and past throttling (``app``),
+what remains is the API itself - checks in the service's order, a model call, a representation.
+Each method here is one operation of the contract; failures are raised as ``ArmError``.
+
+Order of checks for ``POST .../backupAndExport`` (the emulator's reading of the contract):
+api-version, path parameters, subscription registration, request body, resource group and server
+exist (404), caller authorised (403), paused (configured error), server ``Ready`` (400), enough
+SAS URIs for ``validateBackup``'s ``numberOfContainers`` (400), no export running on the server
+(409), then either 200 with the final result of a completed export of the same ``backupName``
+(the operation "creates a backup if not existing") or 202 Accepted. ``validateBackup`` makes the
+same checks except the pause: the documented pause concerns exporting, and a read-only estimate
+does not export anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from armemulator import errors, validation
+from armemulator.auth import Principal
+from armemulator.clock import Clock, retry_after_headers
+from armemulator.config import EmulatorConfig, PausedError
+from armemulator.errors import ArmError
+from armemulator.fleet import ServerSpec
+from armemulator.kinds import ACTIONS, Kind
+from armemulator.model import ExportRecord, ExportRequest, FleetModel, SubmitResult
+from armemulator.oplinks import LinkKind, LinkSigner
+from armemulator.representations import (
+    async_operation_status,
+    backup_and_export_response,
+    server_resource,
+    validate_backup_response,
+)
+from armemulator.wire import Request, Response
+
+_SERVERS_TYPE = "flexibleServers"
+_EXPORT_TYPE = "flexibleServers/backupAndExport"
+_VALIDATE_TYPE = "flexibleServers/validateBackup"
+_OPERATION_TYPE = "locations/operationStatus"
+
+
+@dataclass
+class LiveSettings:
+    """Settings that may change while serving (single attribute writes are atomic)."""
+
+    public_base: str = ""
+    polling_base: str | None = None
+    paused: PausedError | None = None
+
+
+def _encode_skip_token(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode("utf-8")).rstrip(b"=").decode("ascii")
+
+
+def _decode_skip_token(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError) as err:
+        raise errors.invalid_path_parameter(
+            "$skipToken", token, "it is not a valid token."
+        ) from err
+
+
+class ArmOperations:
+    """The operations of the contract, over one model."""
+
+    def __init__(
+        self,
+        *,
+        config: EmulatorConfig,
+        clock: Clock,
+        model: FleetModel,
+        signer: LinkSigner,
+        live: LiveSettings,
+        created_at: float,
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._model = model
+        self._signer = signer
+        self._live = live
+        self._created_at = created_at
+        self._unregistered = {s.lower() for s in config.unregistered_subscriptions}
+
+    # --- shared checks ----------------------------------------------------------------------
+
+    def _api_version(self, request: Request, resource_type: str) -> str:
+        return validation.api_version(
+            request.query.get("api-version"), self._config.supported_api_versions, resource_type
+        )
+
+    def _subscription(self, raw: str) -> str:
+        subscription = validation.subscription_id(unquote(raw))
+        if subscription.lower() in self._unregistered:
+            raise errors.subscription_not_registered()
+        return subscription
+
+    def _server_path(self, params: dict[str, str]) -> tuple[str, str, str]:
+        subscription = self._subscription(params["subscription"])
+        resource_group = validation.resource_group_name(unquote(params["resource_group"]))
+        name = validation.server_name(unquote(params["server"]))
+        return subscription, resource_group, name
+
+    def _existing_server(
+        self, subscription: str, resource_group: str, name: str, principal: Principal, kind: Kind
+    ) -> ServerSpec:
+        spec = self._model.find_server(subscription, resource_group, name)
+        if spec is None:
+            if not self._model.resource_group_exists(subscription, resource_group):
+                raise errors.resource_group_not_found(resource_group)
+            raise errors.server_not_found(resource_group, name)
+        if spec.forbidden:
+            raise errors.authorization_failed(principal.object_id, ACTIONS[kind], spec.resource_id)
+        return spec
+
+    def _polling_url(self, kind: LinkKind, record: ExportRecord, api_version: str) -> str:
+        return self._signer.url(
+            base=self._live.polling_base or self._live.public_base,
+            kind=kind,
+            subscription=record.subscription,
+            location=record.location,
+            operation_id=record.operation_id,
+            api_version=api_version,
+            issued_at=record.url_issued_at,
+            nonce=record.url_nonce,
+        )
+
+    # --- servers ----------------------------------------------------------------------------
+
+    def list_servers(self, request: Request, params: dict[str, str]) -> Response:
+        api_version = self._api_version(request, _SERVERS_TYPE)
+        subscription = self._subscription(params["subscription"])
+        resource_group: str | None = None
+        if "resource_group" in params:
+            resource_group = validation.resource_group_name(unquote(params["resource_group"]))
+            if not self._model.resource_group_exists(subscription, resource_group):
+                raise errors.resource_group_not_found(resource_group)
+        token = request.query.get("$skiptoken")
+        after = _decode_skip_token(token) if token else None
+        specs, next_key = self._model.list_servers(
+            subscription, resource_group, after, max(1, self._config.page_size)
+        )
+        body: dict[str, object] = {
+            "value": [server_resource(spec, self._created_at) for spec in specs]
+        }
+        if next_key is not None:
+            scope = f"/subscriptions/{subscription}"
+            if resource_group is not None:
+                scope += f"/resourceGroups/{resource_group}"
+            body["nextLink"] = (
+                f"{self._live.public_base}{scope}/providers/Microsoft.DBforMySQL/flexibleServers"
+                f"?api-version={api_version}&$skipToken={_encode_skip_token(next_key)}"
+            )
+        return Response.json(200, body)
+
+    def get_server(
+        self, request: Request, params: dict[str, str], principal: Principal
+    ) -> Response:
+        self._api_version(request, _SERVERS_TYPE)
+        subscription, resource_group, name = self._server_path(params)
+        spec = self._existing_server(subscription, resource_group, name, principal, Kind.GET_SERVER)
+        return Response.json(200, server_resource(spec, self._created_at))
+
+    # --- backup and export ------------------------------------------------------------------
+
+    def validate_backup(
+        self, request: Request, params: dict[str, str], principal: Principal
+    ) -> Response:
+        self._api_version(request, _VALIDATE_TYPE)
+        subscription, resource_group, name = self._server_path(params)
+        spec = self._existing_server(
+            subscription, resource_group, name, principal, Kind.VALIDATE_BACKUP
+        )
+        if spec.state != "Ready":
+            raise errors.invalid_server_state(spec.name, spec.state)
+        return Response.json(200, validate_backup_response(spec))
+
+    def backup_and_export(
+        self, request: Request, params: dict[str, str], principal: Principal
+    ) -> Response:
+        api_version = self._api_version(request, _EXPORT_TYPE)
+        subscription, resource_group, name = self._server_path(params)
+        body = validation.backup_and_export_body(request.body, api_version)
+        self._existing_server(subscription, resource_group, name, principal, Kind.BACKUP_AND_EXPORT)
+        paused = self._live.paused
+        if paused is not None:
+            raise ArmError(*paused)
+        outcome = self._model.submit_export(
+            subscription,
+            resource_group,
+            name,
+            ExportRequest(
+                backup_name=body.backup_name,
+                backup_format=body.backup_format,
+                sas_uri_count=body.sas_uri_count,
+                containers=body.containers,
+                api_version=api_version,
+                principal=principal.object_id,
+            ),
+        )
+        spec, record = outcome.server, outcome.record
+        if outcome.result is SubmitResult.NOT_FOUND or spec is None:
+            raise errors.server_not_found(resource_group, name)
+        if outcome.result is SubmitResult.NOT_READY:
+            raise errors.invalid_server_state(spec.name, spec.state)
+        if outcome.result is SubmitResult.TOO_FEW_CONTAINERS:
+            raise errors.insufficient_containers(spec.number_of_containers, body.sas_uri_count)
+        if outcome.result is SubmitResult.ALREADY_RUNNING:
+            raise errors.backup_already_running(spec.name)
+        if record is None:  # unreachable: DUPLICATE and ACCEPTED always carry a record
+            raise errors.server_not_found(resource_group, name)
+        if outcome.result is SubmitResult.DUPLICATE:
+            return Response.json(200, backup_and_export_response(record, self._clock.now()))
+        headers = {"Location": self._polling_url(LinkKind.OPERATION_STATUS, record, api_version)}
+        if self._config.async_operation_header:
+            headers["Azure-AsyncOperation"] = self._polling_url(
+                LinkKind.ASYNC_OPERATION, record, api_version
+            )
+        headers.update(retry_after_headers(self._clock, self._config.retry_after_seconds))
+        return Response.empty(202, headers)
+
+    # --- polling ----------------------------------------------------------------------------
+
+    def _operation(self, request: Request, params: dict[str, str]) -> tuple[ExportRecord, str]:
+        api_version = self._api_version(request, _OPERATION_TYPE)
+        subscription = validation.subscription_id(unquote(params["subscription"]))
+        location = unquote(params["location"])
+        operation_id = validation.operation_id(unquote(params["operation"]))
+        if not self._signer.has_signature(request.query):
+            raise errors.invalid_operation_url()
+        record = self._model.find_operation(operation_id)
+        if (
+            record is None
+            or record.subscription.lower() != subscription.lower()
+            or record.location != location.lower()
+        ):
+            raise errors.operation_not_found(operation_id)
+        if not self._signer.verify(subscription, location, operation_id, request.query):
+            raise errors.invalid_operation_url()
+        return record, api_version
+
+    def async_operation(self, request: Request, params: dict[str, str]) -> Response:
+        record, _ = self._operation(request, params)
+        now = self._clock.now()
+        headers: dict[str, str] = {}
+        if not record.is_terminal_at(now):
+            headers.update(retry_after_headers(self._clock, self._config.retry_after_seconds))
+        return Response.json(200, async_operation_status(record, now), headers)
+
+    def operation_status(self, request: Request, params: dict[str, str]) -> Response:
+        record, api_version = self._operation(request, params)
+        now = self._clock.now()
+        if record.is_terminal_at(now):
+            return Response.json(200, backup_and_export_response(record, now))
+        headers = {"Location": self._polling_url(LinkKind.OPERATION_STATUS, record, api_version)}
+        headers.update(retry_after_headers(self._clock, self._config.retry_after_seconds))
+        return Response.empty(202, headers)
+
+    def operation_server(self, params: dict[str, str]) -> str | None:
+        """The server an operation belongs to (for per-server counters), if known."""
+        record = self._model.find_operation(unquote(params.get("operation", "")))
+        return record.server_name if record else None

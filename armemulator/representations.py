@@ -1,0 +1,152 @@
+"""The JSON the service returns: server resources, operation status, BackupAndExportResponse.
+
+Why this module exists: response shapes are the contract the SDK deserializes, so they are
+written once, next to each other, from the API's OpenAPI documents and examples (Server of
+2024-12-30, the Azure-AsyncOperation resource of the ARM RPC, BackupAndExportResponse). They are
+pure functions of a model value and the current emulated time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from armemulator.fleet import FULL_VERSIONS, GIB, ServerSpec, display_location
+from armemulator.model import EXPORT_ERROR_MESSAGE, ExportRecord, ExportStatus
+
+SERVER_TYPE = "Microsoft.DBforMySQL/flexibleServers"
+EXPORT_TYPE = "Microsoft.DBforMySQL/flexibleServers/backupAndExport"
+
+
+def iso(epoch: float) -> str:
+    """ISO 8601 UTC with microseconds and 'Z', as ARM writes times."""
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def server_resource(spec: ServerSpec, created_at: float) -> dict[str, Any]:
+    """A ``Server`` (TrackedResource) as Servers_Get / Servers_List return it."""
+    storage_gb = max(20, math.ceil(spec.datasource_size_bytes / GIB) * 2)
+    return {
+        "id": spec.resource_id,
+        "name": spec.name,
+        "type": SERVER_TYPE,
+        "location": display_location(spec.location),
+        "tags": dict(spec.tags),
+        "sku": {"name": spec.sku_name, "tier": spec.sku_tier},
+        "systemData": {
+            "createdBy": "fleet-admin@contoso.com",
+            "createdByType": "User",
+            "createdAt": iso(created_at - 90 * 86400),
+            "lastModifiedBy": "fleet-admin@contoso.com",
+            "lastModifiedByType": "User",
+            "lastModifiedAt": iso(created_at - 86400),
+        },
+        "properties": {
+            "administratorLogin": "cloudsa",
+            "version": spec.version,
+            "fullVersion": FULL_VERSIONS.get(spec.version, spec.version),
+            "availabilityZone": "1",
+            "state": spec.state,
+            "fullyQualifiedDomainName": f"{spec.name}.mysql.database.azure.com",
+            "databasePort": 3306,
+            "replicationRole": "None",
+            "replicaCapacity": 10,
+            "storage": {
+                "storageSizeGB": storage_gb,
+                "iops": 360 + 3 * storage_gb,
+                "autoGrow": "Enabled",
+                "logOnDisk": "Disabled",
+                "storageSku": "Premium_LRS",
+                "autoIoScaling": "Enabled",
+                "storageRedundancy": "LocalRedundancy",
+            },
+            "backup": {
+                "backupRetentionDays": 7,
+                "backupIntervalHours": 24,
+                "geoRedundantBackup": "Disabled",
+                "earliestRestoreDate": iso(created_at - 7 * 86400),
+            },
+            "highAvailability": {"mode": "Disabled", "state": "NotEnabled"},
+            "network": {"publicNetworkAccess": "Enabled"},
+            "maintenancePolicy": {"patchStrategy": "Regular"},
+            "maintenanceWindow": {
+                "customWindow": "Disabled",
+                "dayOfWeek": 0,
+                "startHour": 0,
+                "startMinute": 0,
+                "batchOfMaintenance": "Default",
+            },
+        },
+    }
+
+
+def _error(record: ExportRecord) -> dict[str, Any]:
+    return {"code": record.error_code, "message": EXPORT_ERROR_MESSAGE}
+
+
+def backup_metadata(record: ExportRecord) -> str:
+    """The ``backupMetadata`` string: key-value pairs as a JSON document."""
+    return json.dumps(
+        {
+            "backupName": record.backup_name,
+            "serverName": record.server_name,
+            "backupFormat": record.backup_format or "Raw",
+            "numberOfContainers": record.sas_uri_count,
+            "datasourceSizeInBytes": record.datasource_size_bytes,
+            "operationId": record.operation_id,
+        },
+        separators=(",", ":"),
+    )
+
+
+def async_operation_status(record: ExportRecord, now: float) -> dict[str, Any]:
+    """The Azure-AsyncOperation resource: always 200; ``status`` says where the export is."""
+    status = record.status_at(now)
+    body: dict[str, Any] = {
+        "id": (
+            f"/subscriptions/{record.subscription}/providers/Microsoft.DBforMySQL/locations/"
+            f"{record.location}/azureAsyncOperation/{record.operation_id}"
+        ),
+        "name": record.operation_id,
+        "status": status.value,
+        "startTime": iso(record.submitted_at),
+        "percentComplete": record.percent_at(now),
+        "properties": {
+            "datasourceSizeInBytes": record.datasource_size_bytes,
+            "dataTransferredInBytes": record.transferred_at(now),
+        },
+    }
+    if record.is_terminal_at(now):
+        body["endTime"] = iso(record.ends_at)
+    if status is ExportStatus.FAILED:
+        body["error"] = _error(record)
+    return body
+
+
+def backup_and_export_response(record: ExportRecord, now: float) -> dict[str, Any]:
+    """The final ``BackupAndExportResponse`` (Location URL once terminal, or a duplicate's 200)."""
+    status = record.status_at(now)
+    body: dict[str, Any] = {
+        "id": f"{record.server_id}/backupAndExport/{record.backup_name}",
+        "name": record.backup_name,
+        "type": EXPORT_TYPE,
+        "status": status.value,
+        "startTime": iso(record.submitted_at),
+        "percentComplete": record.percent_at(now),
+        "properties": {
+            "datasourceSizeInBytes": record.datasource_size_bytes,
+            "dataTransferredInBytes": record.transferred_at(now),
+            "backupMetadata": backup_metadata(record),
+        },
+    }
+    if record.is_terminal_at(now):
+        body["endTime"] = iso(record.ends_at)
+    if status is ExportStatus.FAILED:
+        body["error"] = _error(record)
+    return body
+
+
+def validate_backup_response(spec: ServerSpec) -> dict[str, Any]:
+    return {"properties": {"numberOfContainers": spec.number_of_containers}}
