@@ -51,7 +51,8 @@ def export_one(client: ArmClient, server: ServerId, console: Console, clock: Sca
     if not isinstance(submitted, AcceptedOperation):
         console.print(f"ARM answered at once: {submitted.status}")
         return
-    console.print(f"accepted: polling {'Azure-AsyncOperation' if submitted.async_operation_url else 'Location'}")
+    polled = "Azure-AsyncOperation" if submitted.async_operation_url else "Location"
+    console.print(f"accepted: polling {polled}")
     policy = PollPolicy(default_seconds=30, max_seconds=300)
     started = clock.now()
     delay = submitted.retry_after
@@ -118,7 +119,11 @@ def main() -> int:
             for info in client.list_servers(SUBSCRIPTION):
                 tags = ", ".join(f"{k}={v}" for k, v in sorted(info.tags.items()))
                 fleet.add_row(
-                    info.id.resource_group, info.id.name, info.state or "", info.location or "", tags
+                    info.id.resource_group,
+                    info.id.name,
+                    info.state or "",
+                    info.location or "",
+                    tags,
                 )
             console.print(fleet)
 
@@ -132,7 +137,11 @@ def main() -> int:
             console.rule("What ARM says when it refuses")
             for group, name in (
                 ("TestGroup", "no-such-server"),
-                *((s.resource_group, s.name) for s in emu.servers() if s.forbidden or s.fail_export),
+                *(
+                    (s.resource_group, s.name)
+                    for s in emu.servers()
+                    if s.forbidden or s.fail_export
+                ),
             ):
                 try:
                     export_one(client, ServerId(SUBSCRIPTION, group, name), console, clock)
