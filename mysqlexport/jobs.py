@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mysqlexport.function_names import EXPORT_FLEET
 from mysqlexport.request import ExportRequest
 from mysqlexport.rules import RetryPolicy
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
 
-FLEET_ORCHESTRATOR = "export_fleet"
+FLEET_ORCHESTRATOR = EXPORT_FLEET
 
 
 def fleet_job(

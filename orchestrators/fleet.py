@@ -14,7 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskState
 
-from activities import resolve_servers, submit_export
+from mysqlexport import function_names as names
 from mysqlexport import naming, report
 from mysqlexport.durable_ids import shard_instance_id
 from mysqlexport.errors import InvalidRequest
@@ -22,7 +22,6 @@ from mysqlexport.ids import ServerId
 from mysqlexport.redaction import redact_text
 from mysqlexport.rules import RetryPolicy, fleet_wide_error
 from orchestrators.blueprint import bp
-from orchestrators.shard import export_shard
 from orchestrators.timeutil import iso, utc
 
 DEFAULT_SHARD_SIZE = 500
@@ -58,7 +57,7 @@ def export_fleet(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     context.set_custom_status({"phase": "resolving"})
 
     resolution = yield context.call_activity(
-        resolve_servers,
+        names.RESOLVE_SERVERS,
         {"servers": request.get("servers") or [], "discover": request.get("discover")},
     )
     rows: list[report.ServerRow] = list(resolution["skipped"])
@@ -94,7 +93,7 @@ def export_fleet(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         outcomes = yield context.task_all(
             [
                 context.call_activity(
-                    submit_export,
+                    names.SUBMIT_EXPORT,
                     {
                         "id": e["id"],
                         "backupName": e["backupName"],
@@ -146,7 +145,7 @@ def export_fleet(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     plan = plan_shards(len(entries), shard_size, concurrency)
     tasks = [
         context.call_sub_orchestrator(
-            export_shard,
+            names.EXPORT_SHARD,
             {"servers": entries[start:end], "concurrency": window, "common": common},
             shard_instance_id(run_id, index),
         )

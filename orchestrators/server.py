@@ -15,7 +15,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities import read_result, read_status, submit_export
+from mysqlexport import function_names as names
 from mysqlexport import lro, report
 from mysqlexport.redaction import redact_text
 from mysqlexport.rules import RetryPolicy, poll_retry_delay, submit_retry_delay
@@ -88,7 +88,7 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
             if outcome is None:
                 state["attempts"] += 1
                 try:
-                    outcome = yield context.call_activity(submit_export, payload)
+                    outcome = yield context.call_activity(names.SUBMIT_EXPORT, payload)
                 except Exception as err:  # noqa: BLE001 - becomes the server's error row
                     outcome = {"kind": "error", "error": _activity_crash(err)}
             assert outcome is not None
@@ -138,7 +138,7 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
                     "message": f"the export was still running at the deadline ({iso(deadline)})",
                 },
             )
-        activity = read_status if use_status else read_result
+        activity = names.READ_STATUS if use_status else names.READ_RESULT
         try:
             answer = yield context.call_activity(activity, {"url": poll_url})
         except Exception as err:  # noqa: BLE001 - counted like a transient read failure
@@ -189,7 +189,7 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
         return _from_result(job, state, _status_as_result(final), error)
     for attempt in range(1, FINAL_READ_ATTEMPTS + 1):
         try:
-            answer = yield context.call_activity(read_result, {"url": location})
+            answer = yield context.call_activity(names.READ_RESULT, {"url": location})
         except Exception as err:  # noqa: BLE001
             answer = {"kind": "error", "error": _activity_crash(err)}
         if answer["kind"] in ("completed", "failed"):

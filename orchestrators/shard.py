@@ -14,13 +14,12 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskState
 
-from activities import validate_server
+from mysqlexport import function_names as names
 from mysqlexport import report
 from mysqlexport.durable_ids import server_instance_id
 from mysqlexport.ids import ServerId
 from mysqlexport.redaction import redact_text
 from orchestrators.blueprint import bp
-from orchestrators.server import export_server
 from orchestrators.timeutil import after, iso
 
 CANCEL_EVENT = "cancel"
@@ -101,11 +100,11 @@ def export_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             entry = entries[next_index]
             next_index += 1
             if dry_run:
-                task = context.call_activity(validate_server, {"id": entry["id"]})
+                task = context.call_activity(names.VALIDATE_SERVER, {"id": entry["id"]})
             else:
                 deadline = after(context.current_utc_datetime, 60 * common["deadlineMinutes"])
                 task = context.call_sub_orchestrator(
-                    export_server,
+                    names.EXPORT_SERVER,
                     {
                         **{
                             k: common[k]
