@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -107,14 +108,31 @@ class TokenCredential(Protocol):
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessTokenLike: ...
 
 
-@functools.cache
+# The environment variables azure-identity reads to choose and configure a credential.
+IDENTITY_ENVIRONMENT: Final = (
+    "AZURE_CLIENT_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "IMDS_ENDPOINT",
+)
+
+
 def default_credential() -> TokenCredential:
-    """The process's ``DefaultAzureCredential``, created once.
+    """The process's ``DefaultAzureCredential`` for the current identity environment.
 
     Managed identity in Azure (``AZURE_CLIENT_ID`` picks a user-assigned one), ``az login`` on a
-    laptop. One instance per process so its token cache is reused across activity calls, as
-    azure-identity recommends; the client itself is still built per call.
+    laptop. One instance per identity environment, so its token cache is reused across activity
+    calls as azure-identity recommends, while the client itself is still built per call.
     """
+    return _credential_for(tuple(os.environ.get(name) for name in IDENTITY_ENVIRONMENT))
+
+
+@functools.cache
+def _credential_for(_environment: tuple[str | None, ...]) -> TokenCredential:
     from azure.identity import DefaultAzureCredential  # noqa: PLC0415 - heavy import, used lazily
 
     return DefaultAzureCredential()

@@ -118,12 +118,17 @@ def next_poll_delay(
 ) -> float:
     """How long to wait before the next poll.
 
-    The server's ``Retry-After`` wins; without it, an estimate of the time left from progress so
-    far; without that, the default. Every answer is capped at ``policy.max_seconds``.
+    The server's ``Retry-After`` is the least we wait (polling sooner only earns another
+    ``Retry-After``). When progress so far gives an estimate of the time left, the wait stretches
+    to that estimate, so a two-hour export is not polled every ten seconds; without either, the
+    default applies. Every answer is capped at ``policy.max_seconds``.
     """
-    if retry_after is not None:
-        return min(max(retry_after, 0.0), policy.max_seconds)
+    floor = max(retry_after, 0.0) if retry_after is not None else None
     remaining = estimate_remaining(percent_complete, elapsed_seconds)
     if remaining is not None:
-        return min(max(remaining, policy.min_seconds), policy.max_seconds)
-    return min(policy.default_seconds, policy.max_seconds)
+        wait = max(remaining, policy.min_seconds, floor or 0.0)
+    elif floor is not None:
+        wait = floor
+    else:
+        wait = policy.default_seconds
+    return min(wait, policy.max_seconds)

@@ -97,6 +97,8 @@ def validate_server(payload: Mapping[str, Any], client: ArmClient) -> dict[str, 
     server = ServerId.parse(payload["id"])
     try:
         info = client.get_server(server)
+        if (info.state or "").lower() != "ready":
+            return {"kind": "validated", "state": info.state, "numberOfContainers": None}
         containers = client.validate_backup(server)
     except ExportError as err:
         return error_outcome(err)

@@ -1,14 +1,20 @@
 """``export_fleet``: one run, from the request to the report.
 
-Resolve the servers (explicit and discovered), name each backup, probe the first few submissions
-(the circuit breaker: when they all fail with the same error that speaks for the service or the
-identity, the rest are reported Skipped with it instead of sending thousands of doomed calls),
-then fan the servers out to shards and gather every row into the run report.
+Resolve the servers (explicit and discovered, retrying transient listing failures on durable
+timers), name each backup, probe the first few submissions (the circuit breaker: when they all
+fail with the same error that speaks for the service or the identity, the rest are reported
+Skipped with it instead of sending thousands of doomed calls), then fan the servers out to shards
+and gather every row into the run report.
+
+Concurrency is one budget for the whole run: each shard's window is a share of
+``maxConcurrency``, shards start only while their windows fit in it, and the probed servers are
+the first of their shards' windows, so an export the probe started is always one the window
+already counts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from typing import Any
 
 import azure.durable_functions as df
@@ -20,20 +26,22 @@ from mysqlexport.durable_ids import shard_instance_id
 from mysqlexport.errors import InvalidRequest
 from mysqlexport.ids import ServerId
 from mysqlexport.redaction import redact_text
-from mysqlexport.rules import RetryPolicy, fleet_wide_error
+from mysqlexport.rules import RetryPolicy, backoff, fleet_wide_error
 from orchestrators.blueprint import bp
-from orchestrators.timeutil import iso, utc
+from orchestrators.shard import CANCEL_EVENT, canceled_row
+from orchestrators.timeutil import after, iso, utc
 
 DEFAULT_SHARD_SIZE = 500
+RESOLVE_ATTEMPTS = 5
 
 
 def plan_shards(count: int, shard_size: int, concurrency: int) -> list[tuple[int, int, int]]:
-    """Split ``count`` servers into shards: (start, end, window) with windows summing to at most
-    ``concurrency`` (at least 1 each) and shards no larger than ``shard_size``."""
+    """Split ``count`` servers into shards: (start, end, window), no shard larger than
+    ``shard_size``, each window at least 1, and the windows of any ``concurrency`` consecutive
+    shards summing to at most ``concurrency`` when there are fewer shards than that."""
     if count == 0:
         return []
-    shards = max(1, -(-count // max(1, shard_size)))
-    shards = min(shards, count)
+    shards = min(count, max(1, -(-count // max(1, shard_size))))
     bounds = [(i * count // shards, (i + 1) * count // shards) for i in range(shards)]
     windows = [max(1, concurrency * (end - start) // count) for start, end in bounds]
     spare = concurrency - sum(windows)
@@ -45,6 +53,26 @@ def plan_shards(count: int, shard_size: int, concurrency: int) -> list[tuple[int
     return [(start, end, window) for (start, end), window in zip(bounds, windows, strict=True)]
 
 
+def probe_indices(plan: list[tuple[int, int, int]], budget: int) -> list[int]:
+    """The servers to probe: the heads of the first shards' windows, at most ``budget``."""
+    chosen: list[int] = []
+    for start, end, window in plan:
+        take = min(window, end - start, budget - len(chosen))
+        chosen.extend(range(start, start + take))
+        if len(chosen) >= budget:
+            break
+    return chosen
+
+
+def _submit_payload(entry: Mapping[str, Any], common: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": entry["id"],
+        "backupName": entry["backupName"],
+        "sealedTarget": common["sealedTarget"],
+        "backupFormat": common["backupFormat"],
+    }
+
+
 @bp.orchestration_trigger(context_name="context")
 def export_fleet(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Run one fleet export; the output is the run report."""
@@ -54,25 +82,28 @@ def export_fleet(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     started = utc(context.current_utc_datetime)
     dry_run = bool(request.get("dryRun"))
     policy = RetryPolicy(**job.get("retry", {}))
+    concurrency = max(1, int(job["maxConcurrency"]))
+    cancel = context.wait_for_external_event(CANCEL_EVENT)
+    canceled = False
     context.set_custom_status({"phase": "resolving"})
 
-    resolution = yield context.call_activity(
-        names.RESOLVE_SERVERS,
-        {"servers": request.get("servers") or [], "discover": request.get("discover")},
-    )
+    # 1. Resolve: explicit servers plus discovery; transient listing failures are retried.
+    resolve_input = {"servers": request.get("servers") or [], "discover": request.get("discover")}
+    for attempt in range(1, RESOLVE_ATTEMPTS + 1):
+        resolution = yield context.call_activity(names.RESOLVE_SERVERS, resolve_input)
+        transient = [p for p in resolution.get("problems", []) if p.get("transient")]
+        if not transient or attempt == RESOLVE_ATTEMPTS:
+            break
+        yield context.create_timer(after(context.current_utc_datetime, backoff(attempt, policy)))
+
     rows: list[report.ServerRow] = list(resolution["skipped"])
     entries: list[dict[str, Any]] = []
     for server_id in resolution["servers"]:
         try:
             name = naming.expand(request["backupName"], ServerId.parse(server_id), started)
         except InvalidRequest as err:
-            rows.append(
-                report.server_row(
-                    server_id,
-                    report.FAILED,
-                    error={"code": "InvalidBackupName", "message": err.message},
-                )
-            )
+            bad_name = {"code": "InvalidBackupName", "message": err.message}
+            rows.append(report.server_row(server_id, report.FAILED, error=bad_name))
             continue
         entries.append({"id": server_id, "backupName": name})
 
@@ -86,84 +117,110 @@ def export_fleet(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         "retry": job.get("retry", {}),
         "dryRun": dry_run,
     }
+    plan = plan_shards(len(entries), int(job.get("shardSize") or DEFAULT_SHARD_SIZE), concurrency)
+
+    # 2. Probe: the first submissions decide whether the rest are worth sending.
     breaker: dict[str, Any] | None = None
     if entries and not dry_run:
         context.set_custom_status({"phase": "probing", "total": len(entries) + len(rows)})
-        probe = entries[: policy.breaker_sample]
-        outcomes = yield context.task_all(
+        probed = probe_indices(plan, min(policy.breaker_sample, concurrency))
+        probe_all = context.task_all(
             [
-                context.call_activity(
-                    names.SUBMIT_EXPORT,
-                    {
-                        "id": e["id"],
-                        "backupName": e["backupName"],
-                        "sealedTarget": common["sealedTarget"],
-                        "backupFormat": common["backupFormat"],
-                    },
-                )
-                for e in probe
+                context.call_activity(names.SUBMIT_EXPORT, _submit_payload(entries[i], common))
+                for i in probed
             ]
         )
+        first = yield context.task_any([probe_all, cancel])
+        if first is cancel:
+            canceled = True
+            yield probe_all
+        outcomes = probe_all.result
         errors = [o.get("error") if o.get("kind") == "error" else None for o in outcomes]
-        tripped = fleet_wide_error(errors, policy) if len(probe) > 1 else None
+        tripped = fleet_wide_error(errors, policy) if len(probed) > 1 else None
         if tripped is not None:
             breaker = {
                 "code": tripped.get("code"),
                 "message": tripped.get("message"),
-                "probed": len(probe),
+                "probed": len(probed),
             }
-            for entry, error in zip(probe, errors, strict=True):
-                rows.append(
-                    report.server_row(
-                        entry["id"],
-                        report.FAILED,
-                        backup_name=entry["backupName"],
-                        attempts=1,
-                        error=error,
-                    )
-                )
             note = (
-                f"not submitted: the first {len(probe)} submissions all failed with "
+                f"not submitted: the first {len(probed)} submissions all failed with "
                 f"{tripped.get('code')}: {tripped.get('message')}"
             )
-            for entry in entries[len(probe) :]:
-                rows.append(
-                    report.server_row(
-                        entry["id"],
-                        report.SKIPPED,
-                        backup_name=entry["backupName"],
-                        error={"code": tripped.get("code"), "message": note},
+            for index, entry in enumerate(entries):
+                if index in probed:
+                    error = errors[probed.index(index)]
+                    rows.append(
+                        report.server_row(
+                            entry["id"],
+                            report.FAILED,
+                            attempts=1,
+                            backup_name=entry["backupName"],
+                            error=error,
+                        )
                     )
-                )
-            entries = []
+                else:
+                    rows.append(
+                        report.server_row(
+                            entry["id"],
+                            report.SKIPPED,
+                            backup_name=entry["backupName"],
+                            error={"code": tripped.get("code"), "message": note},
+                        )
+                    )
+            entries, plan = [], []
         else:
-            for entry, outcome in zip(probe, outcomes, strict=True):
-                entry["firstOutcome"] = outcome
+            for index, outcome in zip(probed, outcomes, strict=True):
+                entries[index]["firstOutcome"] = outcome
 
-    concurrency = int(job["maxConcurrency"])
-    shard_size = int(job.get("shardSize") or DEFAULT_SHARD_SIZE)
-    plan = plan_shards(len(entries), shard_size, concurrency)
-    tasks = [
-        context.call_sub_orchestrator(
-            names.EXPORT_SHARD,
-            {"servers": entries[start:end], "concurrency": window, "common": common},
-            shard_instance_id(run_id, index),
-        )
-        for index, (start, end, window) in enumerate(plan)
-    ]
+    # 3. Fan out: a window over shards, inside one concurrency budget.
+    pending = list(enumerate(plan))
+    running: list[tuple[Any, tuple[int, int, int]]] = []
+    in_use = 0
     context.set_custom_status(
         {
             "phase": "exporting",
             "total": len(entries) + len(rows),
-            "shards": len(tasks),
+            "shards": len(plan),
             "settled": len(rows),
         }
     )
-    remaining = list(zip(tasks, plan, strict=True))
-    while remaining:
-        done = yield context.task_any([task for task, _ in remaining])
-        index = next(i for i, (task, _) in enumerate(remaining) if task is done)
-        _, (start, end, _window) = remaining.pop(index)
+    while pending or running:
+        if canceled:
+            # Shards holding probed (already submitted) servers still run, to follow those
+            # exports to the end; every other server not yet handed to a shard is Canceled.
+            keep = []
+            for item in pending:
+                _, (start, end, _window) = item
+                if any("firstOutcome" in e for e in entries[start:end]):
+                    keep.append(item)
+                else:
+                    rows.extend(canceled_row(e) for e in entries[start:end])
+            pending = keep
+        while pending and (not running or in_use + pending[0][1][2] <= concurrency):
+            index, (start, end, window) = pending.pop(0)
+            shard_input: dict[str, Any] = {
+                "servers": entries[start:end],
+                "concurrency": window,
+                "common": common,
+            }
+            if canceled:
+                shard_input["canceled"] = True
+            task = context.call_sub_orchestrator(
+                names.EXPORT_SHARD, shard_input, shard_instance_id(run_id, index)
+            )
+            running.append((task, (start, end, window)))
+            in_use += window
+        if not running:
+            break
+        waiting = [task for task, _ in running] + ([] if canceled else [cancel])
+        done = yield context.task_any(waiting)
+        if done is cancel:
+            canceled = True
+            continue
+        position = next(i for i, (task, _) in enumerate(running) if task is done)
+        _, (start, end, window) = running.pop(position)
+        in_use -= window
         if done.state is TaskState.FAILED:
             message = redact_text(str(done.result))[:2000]
             rows.extend(
@@ -189,6 +246,7 @@ def export_fleet(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     )
     result["problems"] = resolution.get("problems", [])
     result["breaker"] = breaker
+    result["canceled"] = canceled
     if job.get("retryOf"):
         result["retryOf"] = job["retryOf"]
     return result

@@ -23,7 +23,7 @@ from orchestrators.blueprint import bp
 from orchestrators.timeutil import after, iso, parse, utc
 
 CONTINUE_AS_NEW_POLLS = 40
-FINAL_READ_ATTEMPTS = 5
+FINAL_READ_ATTEMPTS = 10
 
 
 def _row(
@@ -94,6 +94,9 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
             assert outcome is not None
             kind = outcome["kind"]
             if kind == "accepted":
+                context.set_custom_status(
+                    {"id": job["id"], "backupName": job["backupName"], "status": "Accepted"}
+                )
                 state.update(
                     phase="poll",
                     operation=outcome["operation"],
@@ -161,6 +164,8 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
                     state["startTime"] = answer["start_time"]
                 context.set_custom_status(
                     {
+                        "id": job["id"],
+                        "backupName": job["backupName"],
                         "status": answer.get("status"),
                         "percent": state.get("percent"),
                         "transferred": state.get("transferred"),

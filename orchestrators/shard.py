@@ -92,11 +92,15 @@ def export_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     rows: list[report.ServerRow] = []
     inflight: list[tuple[Any, dict[str, Any]]] = []
     cancel = context.wait_for_external_event(CANCEL_EVENT)
-    canceled = False
+    canceled = bool(job.get("canceled"))
     next_index = 0
 
     while next_index < len(entries) or inflight:
-        while not canceled and next_index < len(entries) and len(inflight) < window:
+        while (
+            next_index < len(entries)
+            and len(inflight) < window
+            and (not canceled or "firstOutcome" in entries[next_index])
+        ):
             entry = entries[next_index]
             next_index += 1
             if dry_run:
@@ -117,6 +121,7 @@ def export_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
                 )
             inflight.append((task, entry))
         if canceled:
+            # Probed servers were already submitted (they head the window); the rest never are.
             rows.extend(canceled_row(e) for e in entries[next_index:])
             next_index = len(entries)
         context.set_custom_status(_progress(len(entries), rows, len(inflight), canceled))

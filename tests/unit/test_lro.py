@@ -67,8 +67,10 @@ POLICY = lro.PollPolicy(default_seconds=30, max_seconds=300, min_seconds=5)
 @pytest.mark.parametrize(
     ("retry_after", "percent", "elapsed", "expected"),
     [
-        (10.0, 50.0, 60.0, 10.0),  # the server's advice wins
-        (900.0, None, None, 300.0),  # ... capped
+        (10.0, None, None, 10.0),  # the server's advice, when there is no estimate
+        (10.0, 50.0, 60.0, 60.0),  # an estimate of 60 s left stretches the wait
+        (30.0, 99.0, 990.0, 30.0),  # ... but never below Retry-After
+        (900.0, None, None, 300.0),  # capped
         (None, 25.0, 100.0, 300.0),  # 300 s left by the rate so far
         (None, 50.0, 100.0, 100.0),
         (None, 99.0, 990.0, 10.0),

@@ -1,0 +1,271 @@
+"""Fleet runs end to end: what a user or a Logic App sees, checked against ARM's ground truth."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from armemulator import Faults, ServerSpec, make_fleet
+from armemulator.kinds import Kind
+from tests.e2e.conftest import SAS, SIG, SUB, Stack, StackFactory, discover_body, server_id
+
+
+def rows_by_name(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {row["id"].rsplit("/", 1)[1]: row for row in report["servers"]}
+
+
+def test_discovered_fleet_ends_with_one_true_row_per_server(stack: Stack) -> None:
+    report = stack.run(discover_body())
+    rows = rows_by_name(report)
+    fleet = {s.name: s for s in stack.emu.servers()}
+    assert set(rows) == set(fleet)
+    truth = (
+        {e.server_name: e for e in stack.emu.exports()}
+        if hasattr(stack.emu.exports()[0], "server_name")
+        else {}
+    )
+    for name, spec in fleet.items():
+        row = rows[name]
+        if spec.state != "Ready":
+            assert row["status"] == "Skipped" and row["error"]["code"] == "ServerStateNotAllowed"
+        elif spec.forbidden:
+            assert row["status"] == "Failed" and row["error"]["code"] == "AuthorizationFailed"
+        elif spec.number_of_containers > 1:
+            assert row["error"]["code"] == "InsufficientStorageContainers"
+        elif spec.fail_export:
+            assert row["status"] == "Failed" and row["error"]["code"] == "AggregateException"
+        else:
+            assert row["status"] == "Succeeded", row
+            assert row["dataTransferredInBytes"] == spec.datasource_size_bytes
+            assert row["percentComplete"] == 100
+    summary = report["summary"]
+    assert summary["total"] == len(fleet)
+    assert sum(
+        summary[k] for k in ("succeeded", "failed", "skipped", "canceled", "timedOut")
+    ) == len(fleet)
+    accepted = {
+        r.server_name if hasattr(r, "server_name") else r.server for r in stack.emu.exports()
+    }
+    assert {n for n, r in rows.items() if r["status"] == "Succeeded"} <= {
+        str(a).rsplit("/", 1)[-1] for a in accepted
+    }
+    del truth
+
+
+def test_logic_apps_async_pattern_202_then_200_with_the_report(stack: Stack) -> None:
+    stack.emu.add_server(ServerSpec(SUB, "TestGroup", "slow-one", export_seconds=3 * 3600))
+    with stack.host.hold_clock():
+        started = stack.start({"servers": [server_id("slow-one")], "target": {"sasUriList": [SAS]}})
+        assert started.status_code == 202
+        body = started.json()
+        assert started.headers["Location"] == body["statusQueryGetUri"]
+        running = stack.session.get(started.headers["Location"], timeout=10)
+        assert (
+            running.status_code == 202 and running.headers["Location"] == body["statusQueryGetUri"]
+        )
+        assert "Retry-After" in running.headers
+    final = stack.follow(started.headers["Location"])
+    assert final["output"]["summary"]["succeeded"] == 1
+
+
+def test_bad_requests_are_refused_naming_fields_and_nothing_starts(stack: Stack) -> None:
+    cases = [
+        (b"{not json", "body"),
+        (json.dumps({"servers": ["nope"], "target": {"sasUriList": [SAS]}}).encode(), "servers[0]"),
+        (
+            json.dumps(
+                {"servers": [server_id("a")], "target": {"sasUriList": ["http://x/c?sig=1"]}}
+            ).encode(),
+            "target.sasUriList[0]",
+        ),
+        (
+            json.dumps(
+                {"servers": [server_id("a")], "target": {"sasUriList": [SAS]}, "maxConcurrency": 0}
+            ).encode(),
+            "maxConcurrency",
+        ),
+    ]
+    for raw, field in cases:
+        answer = stack.api(
+            "POST", "exports", data=raw, headers={"Content-Type": "application/json"}
+        )
+        assert answer.status_code == 400, answer.text
+        targets = [d["target"] for d in answer.json()["error"]["details"]]
+        assert field in targets
+        assert SIG not in answer.text
+    assert sum(stack.emu.counters().requests.values()) == 0
+    assert stack.host.stats().instances == 0 if hasattr(stack.host.stats(), "instances") else True
+
+
+def test_duplicates_and_missing_servers(stack: Stack) -> None:
+    report = stack.run(
+        {
+            "servers": [
+                server_id("mysqltestserver"),
+                server_id("mysqltestserver", "testgroup"),
+                server_id("ghost"),
+            ],
+            "target": {"sasUriList": [SAS]},
+        }
+    )
+    rows = rows_by_name(report)
+    assert set(rows) == {"mysqltestserver", "ghost"}
+    assert (
+        rows["ghost"]["status"] == "Failed" and rows["ghost"]["error"]["code"] == "ResourceNotFound"
+    )
+    assert rows["mysqltestserver"]["status"] == "Succeeded"
+    assert stack.emu.counters().requests_by_server[("backup_and_export", "mysqltestserver")] == 1
+
+
+def test_paused_service_trips_the_breaker_after_the_first_few(make_stack: StackFactory) -> None:
+    fleet = tuple(make_fleet(40, seed=3, stopped_fraction=0.0))
+    stack = make_stack(fleet=fleet, paused=(400, "FeatureNotAvailable", "Export is paused."))
+    report = stack.run(discover_body())
+    summary = report["summary"]
+    assert summary["total"] == 40 and summary["succeeded"] == 0
+    assert report["breaker"]["code"] == "FeatureNotAvailable"
+    probed = report["breaker"]["probed"]
+    assert summary["failed"] == probed and summary["skipped"] == 40 - probed
+    assert all(r["error"]["code"] == "FeatureNotAvailable" for r in report["servers"])
+    assert stack.emu.counters().requests[Kind.BACKUP_AND_EXPORT.value] == probed
+
+
+def test_window_never_exceeds_max_concurrency_and_fills_it(make_stack: StackFactory) -> None:
+    fleet = tuple(
+        ServerSpec(SUB, "rg", f"s{i:02d}", export_seconds=600 + 60 * i) for i in range(12)
+    )
+    stack = make_stack(fleet=fleet)
+    report = stack.run(discover_body(maxConcurrency=3))
+    assert report["summary"]["succeeded"] == 12
+    assert stack.emu.counters().peak_exports_running == 3
+
+
+def test_a_running_export_409_is_waited_out(make_stack: StackFactory) -> None:
+    fleet = (ServerSpec(SUB, "rg", "busy", export_seconds=900),)
+    stack = make_stack(fleet=fleet)
+    token = stack.emu.issue_token()
+    url = f"{stack.emu.url}{server_id('busy', 'rg')}/backupAndExport?api-version=2024-12-30"
+    first = stack.session.post(
+        url,
+        json={
+            "backupSettings": {"backupName": "someone-else"},
+            "targetDetails": {"objectType": "FullBackupStoreDetails", "sasUriList": [SAS]},
+        },
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert first.status_code == 202
+    report = stack.run(discover_body())
+    row = report["servers"][0]
+    assert row["status"] == "Succeeded" and row["attempts"] >= 2
+    assert stack.emu.counters().responses.get((Kind.BACKUP_AND_EXPORT.value, 409), 0) >= 1
+
+
+def test_transient_failures_are_retried_to_success(make_stack: StackFactory) -> None:
+    fleet = tuple(ServerSpec(SUB, "rg", f"t{i}", export_seconds=300) for i in range(8))
+    stack = make_stack(
+        fleet=fleet, faults=Faults(error_503=0.1, error_500=0.05, connection_reset=0.05)
+    )
+    report = stack.run(discover_body())
+    assert report["summary"]["succeeded"] == 8, report["servers"]
+    assert sum(stack.emu.counters().faults.values()) > 0
+
+
+def test_deadline_turns_a_long_export_into_timed_out(make_stack: StackFactory) -> None:
+    fleet = (ServerSpec(SUB, "rg", "huge", export_seconds=5 * 3600),)
+    stack = make_stack(fleet=fleet)
+    report = stack.run(discover_body(deadlineMinutes=60))
+    row = report["servers"][0]
+    assert row["status"] == "TimedOut" and row["error"]["code"] == "DeadlineExceeded"
+    assert 0 < (row["percentComplete"] or 0) < 100
+
+
+def test_cancel_follows_in_flight_exports_and_cancels_the_rest(make_stack: StackFactory) -> None:
+    fleet = tuple(ServerSpec(SUB, "rg", f"c{i}", export_seconds=1800) for i in range(6))
+    stack = make_stack(fleet=fleet)
+    with stack.host.hold_clock():
+        started = stack.start(discover_body(maxConcurrency=2))
+        run_id = started.json()["id"]
+        for _ in range(200):
+            if stack.emu.counters().exports_running >= 2:
+                break
+            time.sleep(0.02)
+        canceled = stack.api("POST", f"exports/{run_id}/cancel")
+        assert canceled.status_code == 202
+    final = stack.follow(started.headers["Location"])["output"]
+    states = sorted(r["status"] for r in final["servers"])
+    assert states.count("Succeeded") == 2 and states.count("Canceled") == 4
+    assert stack.emu.counters().requests[Kind.BACKUP_AND_EXPORT.value] == 2
+
+
+def test_retry_failed_starts_a_run_for_the_failed_servers_only(make_stack: StackFactory) -> None:
+    fleet = (
+        ServerSpec(SUB, "rg", "good", export_seconds=60),
+        ServerSpec(SUB, "rg", "bad", export_seconds=60, fail_export=True),
+    )
+    stack = make_stack(fleet=fleet)
+    first = stack.start(discover_body())
+    report = stack.follow(first.headers["Location"])["output"]
+    assert report["summary"]["failed"] == 1
+    retry = stack.api("POST", f"exports/{report['runId']}/retry-failed")
+    assert retry.status_code == 202, retry.text
+    second = stack.follow(retry.headers["Location"])["output"]
+    assert [r["id"].rsplit("/", 1)[1] for r in second["servers"]] == ["bad"]
+    assert second["retryOf"] == report["runId"]
+    clean = stack.run({"servers": [server_id("good", "rg")], "target": {"sasUriList": [SAS]}})
+    nothing = stack.api("POST", f"exports/{clean['runId']}/retry-failed")
+    assert nothing.status_code == 409 and nothing.json()["error"]["code"] == "NothingToRetry"
+
+
+def test_dry_run_validates_without_exporting(stack: Stack) -> None:
+    ids = [
+        server_id("mysqltestserver"),
+        server_id("mysqltestserver2"),
+        server_id("billing-db", "ProdGroup"),
+        server_id("analytics-db", "ProdGroup"),
+    ]
+    report = stack.run({"servers": ids, "target": {"sasUriList": [SAS]}, "dryRun": True})
+    rows = rows_by_name(report)
+    assert rows["mysqltestserver"]["status"] == "Succeeded"
+    assert rows["mysqltestserver2"]["error"]["code"] == "ServerNotReady"
+    assert rows["billing-db"]["error"]["code"] == "AuthorizationFailed"
+    assert rows["analytics-db"]["error"]["code"] == "InsufficientStorageContainers"
+    assert rows["analytics-db"]["numberOfContainers"] == 2
+    assert stack.emu.counters().requests.get(Kind.BACKUP_AND_EXPORT.value, 0) == 0
+
+
+def test_location_only_contract_works(make_stack: StackFactory) -> None:
+    stack = make_stack(async_operation_header=False)
+    report = stack.run({"servers": [server_id("mysqltestserver")], "target": {"sasUriList": [SAS]}})
+    assert report["servers"][0]["status"] == "Succeeded"
+    assert stack.emu.counters().requests.get(Kind.ASYNC_OPERATION.value, 0) == 0
+
+
+def test_progress_endpoint_and_unknown_runs(stack: Stack) -> None:
+    stack.emu.add_server(ServerSpec(SUB, "TestGroup", "slow-two", export_seconds=3600))
+    with stack.host.hold_clock():
+        started = stack.start({"servers": [server_id("slow-two")], "target": {"sasUriList": [SAS]}})
+        run_id = started.json()["id"]
+        for _ in range(200):
+            progress = stack.api("GET", f"exports/{run_id}").json()
+            if progress["servers"]:
+                break
+            time.sleep(0.02)
+        assert progress["runtimeStatus"] == "Running" and progress["summary"]["total"] == 1
+    stack.follow(started.headers["Location"])
+    done = stack.api("GET", f"exports/{run_id}").json()
+    assert done["summary"]["succeeded"] == 1 and done["servers"][0]["status"] == "Succeeded"
+    assert stack.api("GET", "exports/exp-does-not-exist").status_code == 404
+
+
+def test_no_sas_signature_anywhere_durable_state_or_answers(stack: Stack) -> None:
+    started = stack.start(discover_body())
+    final = stack.follow(started.headers["Location"])
+    dump = json.dumps(final) + started.text
+    dump += json.dumps(
+        stack.host.store.snapshot() if hasattr(stack.host.store, "snapshot") else "", default=str
+    )
+    for instance in stack.host.store.instances() if hasattr(stack.host.store, "instances") else []:
+        dump += json.dumps(instance, default=lambda o: getattr(o, "__dict__", str(o)))
+    assert SIG not in dump
