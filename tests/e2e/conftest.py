@@ -80,7 +80,11 @@ StackFactory = Callable[..., Stack]
 def make_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[StackFactory]:
     with ExitStack() as stack:
 
-        def factory(settings: dict[str, str] | None = None, **config: Any) -> Stack:
+        def factory(
+            settings: dict[str, str] | None = None,
+            host_options: dict[str, Any] | None = None,
+            **config: Any,
+        ) -> Stack:
             clock = VirtualClock(start=1_800_000_000)
             config.setdefault("seed", 11)
             emu = stack.enter_context(Emulator(EmulatorConfig(clock=clock, **config)))
@@ -95,9 +99,9 @@ def make_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[StackFactory]:
             env.update(settings or {})
             for key, value in env.items():
                 monkeypatch.setenv(key, value)
-            host = stack.enter_context(
-                DevHost(ROOT, clock=clock, load_settings=False, timer_triggers=False)
-            )
+            options: dict[str, Any] = {"timer_triggers": False}
+            options.update(host_options or {})
+            host = stack.enter_context(DevHost(ROOT, clock=clock, load_settings=False, **options))
             return Stack(emu, host, clock)
 
         yield factory

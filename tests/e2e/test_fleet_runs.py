@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from armemulator import Faults, ServerSpec, make_fleet
 from armemulator.kinds import Kind
+from devhost.indexing import FunctionKind
+from mysqlexport import function_names
 from tests.e2e.conftest import SAS, SIG, SUB, Stack, StackFactory, discover_body, server_id
 
 
@@ -19,38 +25,32 @@ def test_discovered_fleet_ends_with_one_true_row_per_server(stack: Stack) -> Non
     report = stack.run(discover_body())
     rows = rows_by_name(report)
     fleet = {s.name: s for s in stack.emu.servers()}
+    truth = {e.server_name: e for e in stack.emu.exports()}
     assert set(rows) == set(fleet)
-    truth = (
-        {e.server_name: e for e in stack.emu.exports()}
-        if hasattr(stack.emu.exports()[0], "server_name")
-        else {}
-    )
     for name, spec in fleet.items():
         row = rows[name]
         if spec.state != "Ready":
             assert row["status"] == "Skipped" and row["error"]["code"] == "ServerStateNotAllowed"
+            assert name not in truth
         elif spec.forbidden:
             assert row["status"] == "Failed" and row["error"]["code"] == "AuthorizationFailed"
         elif spec.number_of_containers > 1:
             assert row["error"]["code"] == "InsufficientStorageContainers"
-        elif spec.fail_export:
-            assert row["status"] == "Failed" and row["error"]["code"] == "AggregateException"
-        else:
-            assert row["status"] == "Succeeded", row
-            assert row["dataTransferredInBytes"] == spec.datasource_size_bytes
-            assert row["percentComplete"] == 100
+        else:  # exported: the row says what the service really did
+            assert row["status"] == truth[name].outcome, row
+            assert row["backupName"] == truth[name].backup_name
+            if truth[name].outcome == "Failed":
+                assert row["error"]["code"] == truth[name].error_code == "AggregateException"
+            else:
+                assert row["dataTransferredInBytes"] == spec.datasource_size_bytes
+                assert row["percentComplete"] == 100
     summary = report["summary"]
     assert summary["total"] == len(fleet)
-    assert sum(
-        summary[k] for k in ("succeeded", "failed", "skipped", "canceled", "timedOut")
-    ) == len(fleet)
-    accepted = {
-        r.server_name if hasattr(r, "server_name") else r.server for r in stack.emu.exports()
-    }
-    assert {n for n, r in rows.items() if r["status"] == "Succeeded"} <= {
-        str(a).rsplit("/", 1)[-1] for a in accepted
-    }
-    del truth
+    settled = ("succeeded", "failed", "skipped", "canceled", "timedOut")
+    assert sum(summary[k] for k in settled) == len(fleet)
+    assert summary["bytes"] == sum(
+        r["dataTransferredInBytes"] for r in rows.values() if r["status"] == "Succeeded"
+    )
 
 
 def test_logic_apps_async_pattern_202_then_200_with_the_report(stack: Stack) -> None:
@@ -259,13 +259,45 @@ def test_progress_endpoint_and_unknown_runs(stack: Stack) -> None:
     assert stack.api("GET", "exports/exp-does-not-exist").status_code == 404
 
 
-def test_no_sas_signature_anywhere_durable_state_or_answers(stack: Stack) -> None:
+def test_no_sas_signature_in_durable_state_answers_or_logs(
+    stack: Stack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    stack.emu.set_faults(Faults(error_503=0.2))  # errors are logged and reported too
     started = stack.start(discover_body())
     final = stack.follow(started.headers["Location"])
-    dump = json.dumps(final) + started.text
-    dump += json.dumps(
-        stack.host.store.snapshot() if hasattr(stack.host.store, "snapshot") else "", default=str
-    )
-    for instance in stack.host.store.instances() if hasattr(stack.host.store, "instances") else []:
-        dump += json.dumps(instance, default=lambda o: getattr(o, "__dict__", str(o)))
-    assert SIG not in dump
+    progress = stack.api("GET", f"exports/{final['instanceId']}")
+    stack.host.store.save(tmp_path / "store.json")
+    durable = (tmp_path / "store.json").read_text()
+    assert "sealed:v1:" in durable  # the target is persisted, sealed
+    emitted = started.text + json.dumps(final) + progress.text + caplog.text + durable
+    assert SIG not in emitted
+
+
+def test_every_name_the_orchestrators_call_is_an_indexed_function(stack: Stack) -> None:
+    kinds = {f.registered_name: f.kind for f in stack.host.index.functions}
+    for name in function_names.ORCHESTRATORS:
+        assert kinds[name] is FunctionKind.ORCHESTRATOR
+    for name in function_names.ACTIVITIES:
+        assert kinds[name] is FunctionKind.ACTIVITY
+
+
+def test_http_functions_require_a_function_key(stack: Stack) -> None:
+    routes = [f for f in stack.host.index.functions if f.kind is FunctionKind.HTTP]
+    assert {f.http.template for f in routes if f.http} == {
+        "exports",
+        "exports/{runId}",
+        "exports/{runId}/cancel",
+        "exports/{runId}/retry-failed",
+    }
+    assert all(f.http and f.http.auth_level.lower() == "function" for f in routes)
+
+
+def test_histories_stay_bounded_with_shards(make_stack: StackFactory) -> None:
+    fleet = tuple(make_fleet(60, seed=5, stopped_fraction=0.0))
+    stack = make_stack(settings={"SHARD_SIZE": "10"}, fleet=fleet)
+    report = stack.run(discover_body(maxConcurrency=12))
+    assert report["summary"]["total"] == 60
+    stats = stack.host.stats()
+    assert stats.max_history_length < 200
+    assert stack.emu.counters().peak_exports_running <= 12
