@@ -1,154 +1,193 @@
-"""`make demo`: one export, end to end, against the ARM emulator — as a user would see it.
+"""`make demo`: a fleet export end to end — the app on the local durable host, ARM emulated.
 
-Starts the emulator on loopback (time runs 30x faster so a few-minute export takes seconds),
-points the app settings and azure-identity's managed identity variables at it, then drives the
-real ARM client: list the fleet, validate one server, export it, follow the operation with the
-polling rules, read the final result, and show what ARM says for a server that does not exist,
-one the identity may not touch and one whose export fails.
+What runs is the real app (function_app.py) hosted by devhost the way `func start` hosts it, with
+the ARM emulator standing in for Azure on a virtual clock that both share: hours of exports pass
+in seconds. The demo talks to the app only over its HTTP API, as a script or a Logic App would:
+
+1. a dry run: validateBackup for every server (nothing exported);
+2. the export: POST /api/exports, live progress from GET /api/exports/{id}, then the report
+   from the status URL (202 while running, 200 with the run report);
+3. the same request while the service refuses exports ("paused"): the circuit breaker reports
+   ARM's own error after the first few submissions instead of sending one per server.
+
+The final report is written to reports/demo-report.json.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
+import requests
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.live import Live
 from rich.table import Table
 
-from armemulator import Emulator, EmulatorConfig, ScaledClock
-from mysqlexport import (
-    AcceptedOperation,
-    ArmClient,
-    ArmError,
-    ExportError,
-    SecretUri,
-    ServerId,
-    Settings,
-    StillRunning,
-)
-from mysqlexport.lro import PollPolicy, next_poll_delay
+from armemulator import Emulator, EmulatorConfig, VirtualClock, default_fleet, make_fleet
+from devhost import DevHost
 from mysqlexport.redaction import install_log_redaction
+from mysqlexport.sealing import Sealer
 
+ROOT = Path(__file__).resolve().parents[1]
 SUBSCRIPTION = "ffffffff-ffff-ffff-ffff-ffffffffffff"
-TIME_SCALE = 30.0
-# A container SAS as the storage account would issue it. The emulator does not write storage;
-# the signature is fake but is treated as the secret it would be.
-SAS = SecretUri(
+# A container SAS as a storage account would issue it. The emulator writes no storage; the
+# signature is fake but is handled as the secret it would be (it appears nowhere below).
+SAS = (
     "https://demostorage.blob.core.windows.net/mysql-backups"
     "?sv=2022-11-02&sr=c&sp=rcw&se=2030-01-01T00%3A00%3A00Z&sig=ZGVtby1zaWduYXR1cmU%3D"
 )
+STYLE = {
+    "Succeeded": "green",
+    "Failed": "red",
+    "Skipped": "yellow",
+    "TimedOut": "magenta",
+    "Canceled": "yellow",
+}
 
 
-def export_one(client: ArmClient, server: ServerId, console: Console, clock: ScaledClock) -> None:
-    """Validate, submit and follow one export until ARM reports its final result."""
-    containers = client.validate_backup(server)
-    console.print(f"validateBackup: {server.name} needs {containers} container(s)")
-    backup_name = f"{server.name}-demo-{int(clock.now())}"
-    submitted = client.submit_export(server, backup_name, [SAS] * max(containers, 1), "Raw")
-    if not isinstance(submitted, AcceptedOperation):
-        console.print(f"ARM answered at once: {submitted.status}")
-        return
-    polled = "Azure-AsyncOperation" if submitted.async_operation_url else "Location"
-    console.print(f"accepted: polling {polled}")
-    policy = PollPolicy(default_seconds=30, max_seconds=300)
-    started = clock.now()
-    delay = submitted.retry_after
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%  {task.fields[status]}"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
-        task = progress.add_task(backup_name, total=100, status="Pending")
-        while True:
-            # On a time-scaled emulator Retry-After arrives as retry-after-ms in real time.
-            wait = next_poll_delay(delay, None, None, policy) if delay is not None else 1.0
-            time.sleep(wait)  # a script may sleep; activities never do
-            status = client.get_status(submitted.status_url)
-            progress.update(task, completed=status.percent_complete or 0, status=status.status)
-            if status.is_terminal:
-                break
-            delay = next_poll_delay(
-                status.retry_after, status.percent_complete, clock.now() - started, policy
-            )
-    try:
-        result = client.get_result(submitted.location_url or submitted.status_url)
-    except ExportError as err:
-        console.print(f"[red]export failed[/red]: {err}")
-        return
-    if isinstance(result, StillRunning):
-        console.print("[yellow]status said done but the result is not ready yet[/yellow]")
-        return
-    table = Table(title=f"Export of {server.name}")
-    for column in ("status", "backup", "started", "ended", "size", "transferred"):
-        table.add_column(column)
-    table.add_row(
-        result.status,
-        result.name or backup_name,
-        result.start_time or "",
-        result.end_time or "",
-        f"{(result.datasource_size_bytes or 0) / 2**30:.1f} GiB",
-        f"{(result.data_transferred_bytes or 0) / 2**30:.1f} GiB",
+def request_body(**extra: Any) -> dict[str, Any]:
+    """Export every Ready server of the subscription (the rest are reported Skipped)."""
+    body: dict[str, Any] = {
+        "discover": {"subscriptions": [SUBSCRIPTION], "states": ["Ready"]},
+        "target": {"sasUriList": [SAS]},
+        "backupName": "{server}-{utc:yyyyMMddHHmm}",
+        "maxConcurrency": 8,
+    }
+    body.update(extra)
+    return body
+
+
+def progress_table(progress: dict[str, Any], clock: VirtualClock) -> Table:
+    """Counts by state and the servers in flight, as GET /api/exports/{id} reports them."""
+    summary = progress.get("summary") or {}
+    table = Table(
+        title=f"run {progress.get('runId')} — {progress.get('runtimeStatus')}, "
+        f"phase {progress.get('phase')}, emulated time "
+        f"{time.strftime('%H:%M', time.gmtime(clock.now()))}"
     )
-    console.print(table)
+    for key in ("total", "running", "succeeded", "failed", "skipped", "timedOut", "canceled"):
+        table.add_column(key, justify="right")
+    table.add_row(
+        *(
+            str(summary.get(key, ""))
+            for key in (
+                "total",
+                "running",
+                "succeeded",
+                "failed",
+                "skipped",
+                "timedOut",
+                "canceled",
+            )
+        )
+    )
+    return table
+
+
+def run(
+    session: requests.Session,
+    host: DevHost,
+    clock: VirtualClock,
+    body: dict[str, Any],
+    console: Console,
+) -> dict[str, Any]:
+    """Start a run over HTTP, show live progress, return the report."""
+    started = session.post(f"{host.url}/api/exports", json=body, timeout=30)
+    if started.status_code != 202:
+        console.print(f"[red]refused ({started.status_code})[/red]: {started.text}")
+        raise SystemExit(1)
+    run_id = started.json()["id"]
+    status_url = started.headers["Location"]
+    with Live(console=console, refresh_per_second=8) as live:
+        while True:
+            final = session.get(status_url, timeout=30)
+            progress = session.get(f"{host.url}/api/exports/{run_id}", timeout=30).json()
+            live.update(progress_table(progress, clock))
+            if final.status_code == 200:
+                break
+            time.sleep(0.1)
+    console.print()
+    answer = final.json()
+    if answer.get("runtimeStatus") != "Completed":
+        console.print(f"[red]run ended {answer.get('runtimeStatus')}[/red]: {answer.get('output')}")
+        raise SystemExit(1)
+    return answer["output"]  # type: ignore[no-any-return]
+
+
+def report_table(report: dict[str, Any], title: str) -> Table:
+    """One row per server: what happened and, when it failed, ARM's own error code."""
+    table = Table(title=title)
+    for column in ("server", "status", "size", "tries", "ARM error"):
+        table.add_column(column, no_wrap=True)
+    for row in report["servers"]:
+        size = row.get("dataTransferredInBytes") or row.get("datasourceSizeInBytes")
+        error = row.get("error") or {}
+        table.add_row(
+            row["id"].rsplit("/", 1)[1],
+            f"[{STYLE.get(row['status'], 'white')}]{row['status']}[/]",
+            f"{size / 2**30:.1f} GiB" if size else "",
+            str(row.get("attempts", "")),
+            error.get("code", ""),
+        )
+    return table
 
 
 def main() -> int:
-    """Run the demo; exit code 0 when the main export succeeded."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    """Run the demo; 0 when every run reported every server."""
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     install_log_redaction()
     console = Console()
-    clock = ScaledClock(TIME_SCALE)
-    with Emulator(EmulatorConfig(clock=clock, seed=42)) as emu:
+    clock = VirtualClock(start=1_800_000_000)
+    fleet = (
+        *default_fleet(),
+        *make_fleet(
+            24, seed=7, subscription=SUBSCRIPTION, stopped_fraction=0.05, fail_fraction=0.05
+        ),
+    )
+    with Emulator(EmulatorConfig(clock=clock, seed=42, fleet=fleet)) as emu:
         os.environ.update(
             {
                 "ARM_ENDPOINT": emu.url,
                 "IDENTITY_ENDPOINT": emu.token_endpoint,
                 "IDENTITY_HEADER": emu.identity_header,
+                "SAS_SEALING_KEY": os.environ.get("SAS_SEALING_KEY") or Sealer.new_key(),
+                "EXPORT_SCHEDULE": os.environ.get("EXPORT_SCHEDULE", "0 0 2 * * *"),
             }
         )
-        console.rule(f"ARM emulator at {emu.url} (time x{TIME_SCALE:g})")
-        with ArmClient.from_settings(Settings.from_env()) as client:
-            fleet = Table(title=f"Flexible servers in subscription {SUBSCRIPTION}")
-            for column in ("resource group", "server", "state", "location", "tags"):
-                fleet.add_column(column)
-            for info in client.list_servers(SUBSCRIPTION):
-                tags = ", ".join(f"{k}={v}" for k, v in sorted(info.tags.items()))
-                fleet.add_row(
-                    info.id.resource_group,
-                    info.id.name,
-                    info.state or "",
-                    info.location or "",
-                    tags,
-                )
-            console.print(fleet)
+        with DevHost(ROOT, clock=clock, load_settings=False, timer_triggers=False) as host:
+            session = requests.Session()
+            console.rule(f"ARM emulator {emu.url} · devhost {host.url} · {len(fleet)} servers")
 
-            main_server = ServerId(SUBSCRIPTION, "TestGroup", "mysqltestserver")
-            try:
-                export_one(client, main_server, console, clock)
-            except ArmError as err:
-                console.print(f"[red]{err}[/red]")
-                return 1
+            console.rule("1. Dry run: can every server be exported?")
+            dry = run(session, host, clock, request_body(dryRun=True), console)
+            console.print(report_table(dry, "Dry run (validateBackup, nothing exported)"))
 
-            console.rule("What ARM says when it refuses")
-            for group, name in (
-                ("TestGroup", "no-such-server"),
-                *(
-                    (s.resource_group, s.name)
-                    for s in emu.servers()
-                    if s.forbidden or s.fail_export
-                ),
-            ):
-                try:
-                    export_one(client, ServerId(SUBSCRIPTION, group, name), console, clock)
-                except ArmError as err:
-                    console.print(f"{name}: [red]{err.code}[/red] {err.message}")
-        console.rule("Requests the emulator answered, by kind")
-        console.print(emu.counters().requests)
+            console.rule("2. Export the fleet")
+            report = run(session, host, clock, request_body(), console)
+            console.print(report_table(report, f"Run {report['runId']}"))
+            console.print("summary:", report["summary"])
+
+            console.rule("3. The same request while the service refuses exports")
+            emu.set_paused(
+                (400, "FeatureNotAvailable", "On-demand backup and export is temporarily paused.")
+            )
+            paused = run(session, host, clock, request_body(), console)
+            breaker = paused.get("breaker") or {}
+            console.print(
+                f"circuit breaker: {breaker.get('code')} after "
+                f"{breaker.get('probed')} submissions; summary {paused['summary']}"
+            )
+
+            out = ROOT / "reports" / "demo-report.json"
+            out.parent.mkdir(exist_ok=True)
+            out.write_text(json.dumps(report, indent=2))
+            console.print(f"report written to {out.relative_to(ROOT)}")
+            console.print(f"ARM requests answered by the emulator: {emu.counters().requests}")
     return 0
 
 
