@@ -1,0 +1,313 @@
+"""The Durable HTTP API: client RPC endpoints and instance management webhooks.
+
+The SDK's DurableOrchestrationClient calls the host's local RPC endpoint (``rpcBaseUrl``);
+users and tools follow the management URLs (``statusQueryGetUri`` ...). Both are served by the
+extension's HttpApiHandler with the same routes and status codes, reproduced here:
+
+* ``POST orchestrators/{name}[/{id}]`` -> 202 + check-status payload; 400 unknown function;
+  500 if ``id`` is still running (the host's InvalidOperationException).
+* ``GET instances/{id}`` -> 202 + ``Location`` + ``Retry-After: 5`` while Pending/Running/
+  ContinuedAsNew, 200 when Completed/Terminated/Failed, 404 unknown.
+* ``GET instances/`` (filters) -> 200 list; ``DELETE instances/{id}`` / ``instances/`` purge.
+* ``POST instances/{id}/terminate|restart``, ``instances/{id}/raiseEvent/{event}``.
+Suspend, resume, rewind and entities answer 501 (not emulated).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from devhost.client_binding import DurableEndpoints
+from devhost.clock import parse_timestamp
+from devhost.engine import Engine
+from devhost.errors import (
+    InstanceAlreadyRunningError,
+    InstanceGoneError,
+    InstanceNotFoundError,
+    UnknownFunctionError,
+)
+from devhost.status import status_payload
+from devhost.store import RuntimeStatus
+
+log = logging.getLogger(__name__)
+
+_RUNNING = frozenset({RuntimeStatus.PENDING, RuntimeStatus.RUNNING, RuntimeStatus.CONTINUED_AS_NEW})
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """An HTTP response produced by the API."""
+
+    status: int
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def json(cls, status: int, value: Any, headers: Sequence[tuple[str, str]] = ()) -> ApiResponse:
+        """A JSON response."""
+        return cls(
+            status,
+            json.dumps(value).encode("utf-8"),
+            (("Content-Type", "application/json; charset=utf-8"), *headers),
+        )
+
+
+def _error(status: int, message: str, exception: BaseException | None = None) -> ApiResponse:
+    body: dict[str, Any] = {"Message": message}
+    if exception is not None:
+        body["ExceptionMessage"] = str(exception)
+        body["ExceptionType"] = {
+            UnknownFunctionError: "System.ArgumentException",
+            InstanceAlreadyRunningError: "System.InvalidOperationException",
+        }.get(type(exception), type(exception).__name__)
+    return ApiResponse.json(status, body)
+
+
+def _flag(query: Mapping[str, Sequence[str]], name: str, default: bool) -> bool:
+    values = query.get(name)
+    if not values:
+        return default
+    value = values[0].strip().lower()
+    if value in ("true", "false"):
+        return value == "true"
+    return default
+
+
+def _first(query: Mapping[str, Sequence[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[0] if values else None
+
+
+def _time(query: Mapping[str, Sequence[str]], name: str) -> float | None:
+    text = _first(query, name)
+    if not text:
+        return None
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        return None
+
+
+def _statuses(query: Mapping[str, Sequence[str]]) -> list[RuntimeStatus] | None:
+    names = [part.strip() for value in query.get("runtimeStatus", []) for part in value.split(",")]
+    by_name = {status.value.casefold(): status for status in RuntimeStatus}
+    statuses = [by_name[n.casefold()] for n in names if n and n.casefold() in by_name]
+    return statuses or None
+
+
+class DurableHttpApi:
+    """Serves the durable HTTP routes for whichever engine is current."""
+
+    def __init__(self, engine: Callable[[], Engine], endpoints: DurableEndpoints) -> None:
+        self._engine = engine
+        self._endpoints = endpoints
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, Sequence[str]],
+        headers: Mapping[str, str],
+        body: bytes,
+        request_url: str,
+    ) -> ApiResponse:
+        """Answer one request; ``path`` is relative to the RPC or webhook base."""
+        hub = _first(query, "taskHub")
+        if hub and hub.casefold() != self._endpoints.hub_name.casefold():
+            return _error(404, f"Task hub '{hub}' is not served by this host.")
+        parts = [unquote(p) for p in path.strip("/").split("/")] if path.strip("/") else []
+        method = method.upper()
+        if not parts:
+            return ApiResponse(404)
+        head = parts[0].lower()
+        if head == "orchestrators" and len(parts) in (2, 3):
+            if method != "POST":
+                return ApiResponse(404)
+            return self._start(parts[1], parts[2] if len(parts) == 3 else None, query, body)
+        if head == "entities":
+            return _error(501, "Durable entities are not supported by devhost.")
+        if head != "instances":
+            return ApiResponse(404)
+        if len(parts) == 1:
+            if method == "GET":
+                return self._list(query)
+            if method == "DELETE":
+                return self._purge_where(query)
+            return ApiResponse(404)
+        instance_id = parts[1]
+        if len(parts) == 2:
+            if method == "GET":
+                return self._status(instance_id, query, request_url)
+            if method == "DELETE":
+                return self._purge(instance_id)
+            return ApiResponse(404)
+        operation = parts[2].lower()
+        if method != "POST":
+            return ApiResponse(404)
+        if operation == "raiseevent" and len(parts) == 4:
+            return self._raise_event(instance_id, parts[3], headers, body)
+        if len(parts) != 3:
+            return ApiResponse(404)
+        if operation == "terminate":
+            return self._terminate(instance_id, _first(query, "reason"))
+        if operation == "restart":
+            return self._restart(instance_id, _flag(query, "restartWithNewInstanceId", True))
+        if operation in ("suspend", "resume", "rewind"):
+            if self._engine().store.get(instance_id, with_history=False) is None:
+                return ApiResponse(404)
+            return _error(501, f"The {operation} operation is not supported by devhost.")
+        return ApiResponse(404)
+
+    # -- operations -----------------------------------------------------------------------------
+    def check_status_response(self, instance_id: str) -> ApiResponse:
+        """202 with the management payload, ``Location`` and ``Retry-After: 10``."""
+        payload = self._endpoints.management_urls(instance_id)
+        return ApiResponse.json(
+            202,
+            payload,
+            (("Location", payload["statusQueryGetUri"]), ("Retry-After", "10")),
+        )
+
+    def _start(
+        self,
+        name: str,
+        instance_id: str | None,
+        query: Mapping[str, Sequence[str]],
+        body: bytes,
+    ) -> ApiResponse:
+        input_text: str | None = None
+        if body.strip():
+            try:
+                input_text = json.dumps(json.loads(body))
+            except json.JSONDecodeError as err:
+                return _error(400, "Invalid JSON content", err)
+        engine = self._engine()
+        try:
+            new_id = engine.start_orchestration(name, input_text, instance_id or None)
+        except UnknownFunctionError as err:
+            return _error(400, "One or more of the arguments submitted is incorrect", err)
+        except InstanceAlreadyRunningError as err:
+            return _error(500, "Something went wrong while processing your request", err)
+        timeout = _first(query, "timeout")
+        if timeout:
+            return self._wait_or_check(new_id, float(timeout))
+        return self.check_status_response(new_id)
+
+    def _wait_or_check(self, instance_id: str, timeout: float) -> ApiResponse:
+        try:
+            instance = self._engine().wait_for(instance_id, timeout)
+        except TimeoutError:
+            return self.check_status_response(instance_id)
+        if instance.status is RuntimeStatus.COMPLETED:
+            return ApiResponse.json(200, instance.output)
+        code = 500 if instance.status is RuntimeStatus.FAILED else 200
+        return ApiResponse.json(code, status_payload(instance))
+
+    def _status(
+        self, instance_id: str, query: Mapping[str, Sequence[str]], request_url: str
+    ) -> ApiResponse:
+        show_history = _flag(query, "showHistory", False)
+        instance = self._engine().store.get(instance_id, with_history=show_history)
+        if instance is None:
+            return ApiResponse(404)
+        payload = status_payload(
+            instance,
+            show_input=_flag(query, "showInput", True),
+            show_history=show_history,
+            show_history_output=_flag(query, "showHistoryOutput", False),
+        )
+        if instance.status in _RUNNING:
+            return ApiResponse.json(202, payload, (("Location", request_url), ("Retry-After", "5")))
+        failed_code = 500 if _flag(query, "returnInternalServerErrorOnFailure", False) else 200
+        code = failed_code if instance.status is RuntimeStatus.FAILED else 200
+        return ApiResponse.json(code, payload)
+
+    def _list(self, query: Mapping[str, Sequence[str]]) -> ApiResponse:
+        instances = self._engine().store.query(
+            created_from=_time(query, "createdTimeFrom"),
+            created_to=_time(query, "createdTimeTo"),
+            statuses=_statuses(query),
+            prefix=_first(query, "instanceIdPrefix"),
+        )
+        show_input = _flag(query, "showInput", True)
+        instances.sort(key=lambda i: i.created_time)
+        return ApiResponse.json(200, [status_payload(i, show_input=show_input) for i in instances])
+
+    def _purge(self, instance_id: str) -> ApiResponse:
+        if not self._engine().store.purge(instance_id):
+            return ApiResponse(404)
+        return ApiResponse.json(200, {"instancesDeleted": 1})
+
+    def _purge_where(self, query: Mapping[str, Sequence[str]]) -> ApiResponse:
+        created_from = _time(query, "createdTimeFrom")
+        if created_from is None:
+            return ApiResponse.json(400, "Please provide value for 'createdTimeFrom' parameter.")
+        engine = self._engine()
+        created_to = _time(query, "createdTimeTo")
+        deleted = engine.store.purge_where(
+            created_from=created_from,
+            created_to=engine.clock.now() if created_to is None else created_to,
+            statuses=_statuses(query),
+        )
+        if deleted == 0:
+            return ApiResponse(404)
+        return ApiResponse.json(200, {"instancesDeleted": deleted})
+
+    def _terminate(self, instance_id: str, reason: str | None) -> ApiResponse:
+        try:
+            self._engine().terminate(instance_id, reason)
+        except InstanceNotFoundError:
+            return ApiResponse(404)
+        except InstanceGoneError:
+            return ApiResponse(410)
+        return ApiResponse(202)
+
+    def _raise_event(
+        self, instance_id: str, event_name: str, headers: Mapping[str, str], body: bytes
+    ) -> ApiResponse:
+        engine = self._engine()
+        instance = engine.store.get(instance_id, with_history=False)
+        if instance is None:
+            return ApiResponse(404)
+        if instance.status.is_terminal:
+            return ApiResponse(410)
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+        if content_type.split(";")[0].strip().lower() != "application/json":
+            return _error(400, "Only application/json request content is supported")
+        input_text: str | None = None
+        if body.strip():
+            try:
+                input_text = json.dumps(json.loads(body))
+            except json.JSONDecodeError as err:
+                return _error(400, "Invalid JSON content", err)
+        try:
+            engine.raise_event(instance_id, event_name, input_text)
+        except InstanceNotFoundError:
+            return ApiResponse(404)
+        except InstanceGoneError:
+            return ApiResponse(410)
+        return ApiResponse(202)
+
+    def _restart(self, instance_id: str, new_instance_id: bool) -> ApiResponse:
+        engine = self._engine()
+        instance = engine.store.get(instance_id, with_history=False)
+        if instance is None:
+            return _error(
+                400,
+                "InstanceId does not match a valid orchestration instance.",
+                InstanceNotFoundError(instance_id),
+            )
+        target = None if new_instance_id else instance.instance_id
+        try:
+            restarted = engine.start_orchestration(instance.name, instance.input_text, target)
+        except InstanceAlreadyRunningError as err:
+            return _error(500, "Something went wrong while processing your request", err)
+        except UnknownFunctionError as err:
+            return _error(400, "One or more of the arguments submitted is incorrect", err)
+        return self.check_status_response(restarted)
