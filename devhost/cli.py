@@ -19,7 +19,7 @@ from rich.console import Console
 
 from devhost.clock import Clock, VirtualClock, WallClock
 from devhost.host import DevHost
-from devhost.indexing import FunctionKind
+from devhost.indexing import AppIndex, FunctionKind
 from devhost.runner import run_request
 from devhost.store import Store
 
@@ -42,7 +42,16 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="POST a request and follow the orchestration")
     run.add_argument("request", type=Path, help="JSON file with the request body")
-    run.add_argument("--route", required=True, help="app route, e.g. exports")
+    run.add_argument(
+        "--route",
+        default=None,
+        help="app route to POST to (default: the app's only POST route without parameters)",
+    )
+    run.add_argument(
+        "--progress",
+        default=None,
+        help="route showing progress, e.g. exports/{id} (default: a GET route ROUTE/{...})",
+    )
     run.add_argument("--report", type=Path, default=None, help="write the output JSON here")
     run.add_argument("--app-dir", default=".", type=Path)
     run.add_argument("--app", default="function_app:app")
@@ -92,9 +101,35 @@ def _serve(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def default_routes(index: AppIndex, route: str | None) -> tuple[str, str | None]:
+    """The route to POST to and a progress route, found from the app's HTTP functions."""
+    http = [f.http for f in index.of_kind(FunctionKind.HTTP) if f.http is not None]
+    if route is None:
+        candidates = [
+            h.template
+            for h in http
+            if "{" not in h.template and (h.methods is None or "POST" in h.methods)
+        ]
+        if len(candidates) != 1:
+            raise SystemExit(f"give --route: the app's POST routes are {sorted(candidates)}")
+        route = candidates[0]
+    prefix = route.strip("/") + "/"
+    progress = [
+        h.template
+        for h in http
+        if h.template.startswith(prefix)
+        and h.template.count("/") == prefix.count("/")
+        and h.template[len(prefix) :].startswith("{")
+        and (h.methods is None or "GET" in h.methods)
+    ]
+    return route, (progress[0] if len(progress) == 1 else None)
+
+
 def _run(args: argparse.Namespace, console: Console) -> int:
     body = json.loads(args.request.read_text(encoding="utf-8"))
     if args.url:
+        if args.route is None:
+            raise SystemExit("give --route when using --url")
         result = run_request(
             args.url,
             args.route,
@@ -106,13 +141,15 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             timeout=args.timeout,
             console=console,
             report=args.report,
+            progress_route=args.progress,
         )
         return 0 if result.succeeded else 1
     clock: Clock = VirtualClock() if args.virtual_clock else WallClock()
     with DevHost(args.app_dir, args.app, clock=clock, function_key=args.function_key) as host:
+        route, progress = default_routes(host.index, args.route)
         result = run_request(
             host.url,
-            args.route,
+            route,
             body,
             method=args.method,
             route_prefix=args.route_prefix or host.config.route_prefix,
@@ -121,6 +158,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             timeout=args.timeout,
             console=console,
             report=args.report,
+            progress_route=args.progress or progress,
         )
     return 0 if result.succeeded else 1
 

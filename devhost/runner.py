@@ -10,6 +10,7 @@ progress bar. The final output is summarized and optionally written to a report 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from rich.table import Table
 from rich.text import Text
 
 _DONE_WORDS = (
+    "canceled",
+    "timedout",
     "completed",
     "complete",
     "done",
@@ -143,7 +146,9 @@ def _describe(value: Any) -> str:
     if isinstance(value, list):
         return f"{len(value)} item(s)"
     if isinstance(value, Mapping):
-        return f"{len(value)} field(s)"
+        flat = all(not isinstance(v, Mapping | list) for v in value.values())
+        text = json.dumps(value, default=str)
+        return text if flat and len(text) <= 200 else f"{len(value)} field(s)"
     text = json.dumps(value)
     return text if len(text) <= 100 else text[:97] + "..."
 
@@ -160,8 +165,13 @@ def run_request(
     timeout: float = 3600.0,
     console: Console | None = None,
     report: Path | None = None,
+    progress_route: str | None = None,
 ) -> RunResult:
     """Send the request, follow the status URL, show progress, write the report.
+
+    ``progress_route`` (e.g. ``exports/{runId}``; any ``{...}`` becomes the instance id) names an
+    app route whose JSON answer is displayed instead of the instance's ``customStatus`` while
+    the run goes on — for apps whose progress lives in child orchestrations.
 
     Raises:
         TimeoutError: the orchestration did not finish within ``timeout`` seconds.
@@ -184,6 +194,10 @@ def run_request(
         return RunResult(response.status_code, None, payload, payload)
     started = time.monotonic()
     status_code = 202
+    progress_url = None
+    if progress_route and isinstance(payload, Mapping) and payload.get("id"):
+        path = re.sub(r"\{[^}]*\}", str(payload["id"]), progress_route.lstrip("/"))
+        progress_url = f"{base_url.rstrip('/')}{prefix}/{path}"
     with Live(console=out, refresh_per_second=8, transient=False) as live:
         while True:
             poll = session.get(location, headers=headers, timeout=60)
@@ -191,7 +205,15 @@ def run_request(
             payload = _json_or_text(poll)
             elapsed = time.monotonic() - started
             if isinstance(payload, Mapping):
-                live.update(render_status(payload, elapsed))
+                shown = dict(payload)
+                output = payload.get("output")
+                if isinstance(output, Mapping) and isinstance(output.get("summary"), Mapping):
+                    shown["customStatus"] = output["summary"]
+                elif progress_url and status_code == 202:
+                    progress = _json_or_text(session.get(progress_url, headers=headers, timeout=60))
+                    if isinstance(progress, Mapping):
+                        shown["customStatus"] = progress
+                live.update(render_status(shown, elapsed))
             if status_code != 202:
                 break
             if elapsed > timeout:
