@@ -14,6 +14,7 @@ from armemulator import Faults, ServerSpec, make_fleet
 from armemulator.kinds import Kind
 from devhost.indexing import FunctionKind
 from mysqlexport import function_names
+from orchestrators.server import CONTINUE_AS_NEW_POLLS
 from tests.e2e.conftest import SAS, SIG, SUB, Stack, StackFactory, discover_body, server_id
 
 
@@ -301,3 +302,19 @@ def test_histories_stay_bounded_with_shards(make_stack: StackFactory) -> None:
     stats = stack.host.stats()
     assert stats.max_history_length < 200
     assert stack.emu.counters().peak_exports_running <= 12
+
+
+def test_long_exports_continue_as_new_and_keep_their_history_short(
+    make_stack: StackFactory,
+) -> None:
+    fleet = (ServerSpec(SUB, "rg", "marathon", export_seconds=5400),)
+    stack = make_stack(
+        settings={"POLL_MAX_SECONDS": "20", "POLL_DEFAULT_SECONDS": "10"}, fleet=fleet
+    )
+    report = stack.run(discover_body())
+    row = report["servers"][0]
+    assert row["status"] == "Succeeded" and row["percentComplete"] == 100
+    polls = stack.emu.counters().requests[Kind.ASYNC_OPERATION.value]
+    assert polls > 5 * CONTINUE_AS_NEW_POLLS  # several executions' worth of polls ...
+    # ... none kept in one history: about 8 events per poll cycle, plus the start.
+    assert stack.host.stats().max_history_length <= 8 * CONTINUE_AS_NEW_POLLS + 16
