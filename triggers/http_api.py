@@ -57,6 +57,17 @@ def _status_name(status: Any) -> str | None:
     return runtime.name if runtime is not None else None
 
 
+async def _find_run(
+    client: df.DurableOrchestrationClient, req: func.HttpRequest, show_input: bool = False
+) -> tuple[str, Any, func.HttpResponse | None]:
+    """The run named in the route, or a 404 answer."""
+    run_id = req.route_params.get("runId", "")
+    status = await client.get_status(run_id, show_input=show_input)
+    if _status_name(status) is None:
+        return run_id, status, error_response(404, "RunNotFound", f"no export run {run_id!r}")
+    return run_id, status, None
+
+
 @bp.route(route="exports", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
 async def start_export(
@@ -123,10 +134,9 @@ async def get_export(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """Concise progress: counts by state, bytes, per-server rows."""
-    run_id = req.route_params.get("runId", "")
-    status = await client.get_status(run_id)
-    if _status_name(status) is None:
-        return error_response(404, "RunNotFound", f"no export run {run_id!r}")
+    run_id, status, missing = await _find_run(client, req)
+    if missing is not None:
+        return missing
     return json_response(await _progress(client, run_id, status))
 
 
@@ -136,10 +146,9 @@ async def cancel_export(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """Graceful cancel: nothing new is submitted; in-flight exports are followed to the end."""
-    run_id = req.route_params.get("runId", "")
-    status = await client.get_status(run_id)
-    if _status_name(status) is None:
-        return error_response(404, "RunNotFound", f"no export run {run_id!r}")
+    run_id, status, missing = await _find_run(client, req)
+    if missing is not None:
+        return missing
     if status.runtime_status not in RUNNING:
         return error_response(409, "RunNotRunning", f"run {run_id} is {_status_name(status)}")
     targets = [run_id]
@@ -161,10 +170,9 @@ async def retry_failed(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """A new run for the Failed and TimedOut servers of a finished run, same target."""
-    run_id = req.route_params.get("runId", "")
-    status = await client.get_status(run_id, show_input=True)
-    if _status_name(status) is None:
-        return error_response(404, "RunNotFound", f"no export run {run_id!r}")
+    run_id, status, missing = await _find_run(client, req, show_input=True)
+    if missing is not None:
+        return missing
     if status.runtime_status is not OrchestrationRuntimeStatus.Completed:
         return error_response(409, "RunNotFinished", f"run {run_id} is {_status_name(status)}")
     output = status.output if isinstance(status.output, dict) else {}
