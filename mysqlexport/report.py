@@ -99,20 +99,36 @@ def error_row(error: Mapping[str, Any]) -> ErrorRow:
     return out
 
 
+class Tally:
+    """Counts by state and bytes exported, kept as rows arrive (O(1) per row), so an
+    orchestrator can publish progress on every step without re-reading all its rows."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.counts: Counter[str] = Counter()
+        self.exported = 0
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        """Count one row."""
+        self.total += 1
+        self.counts[str(row.get("status"))] += 1
+        if row.get("status") == SUCCEEDED:
+            self.exported += int(row.get("dataTransferredInBytes") or 0)
+
+    def as_dict(self) -> dict[str, int]:
+        """``{total, succeeded, failed, skipped, canceled, timedOut, bytes}``."""
+        summary = {"total": self.total}
+        summary.update({key: self.counts[state] for state, key in _SUMMARY_KEYS.items()})
+        summary["bytes"] = self.exported
+        return summary
+
+
 def summarize(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """Counts by state, and bytes exported by the servers that succeeded."""
-    counts: Counter[str] = Counter()
-    exported = 0
-    total = 0
+    tally = Tally()
     for row in rows:
-        total += 1
-        counts[str(row.get("status"))] += 1
-        if row.get("status") == SUCCEEDED:
-            exported += int(row.get("dataTransferredInBytes") or 0)
-    summary = {"total": total}
-    summary.update({key: counts[state] for state, key in _SUMMARY_KEYS.items()})
-    summary["bytes"] = exported
-    return summary
+        tally.add(row)
+    return tally.as_dict()
 
 
 def build_report(

@@ -71,11 +71,9 @@ def canceled_row(entry: Mapping[str, Any]) -> report.ServerRow:
     )
 
 
-def _progress(
-    total: int, rows: list[report.ServerRow], running: int, canceling: bool
-) -> dict[str, Any]:
-    summary = report.summarize(rows)
-    summary.update(total=total, running=running, pending=total - len(rows) - running)
+def _progress(total: int, tally: report.Tally, running: int, canceling: bool) -> dict[str, Any]:
+    summary: dict[str, Any] = tally.as_dict()
+    summary.update(total=total, running=running, pending=total - tally.total - running)
     if canceling:
         summary["canceling"] = True
     return summary
@@ -90,6 +88,7 @@ def export_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     window = max(1, int(job["concurrency"]))
     dry_run = bool(common.get("dryRun"))
     rows: list[report.ServerRow] = []
+    tally = report.Tally()
     inflight: list[tuple[Any, dict[str, Any]]] = []
     cancel = context.wait_for_external_event(CANCEL_EVENT)
     canceled = bool(job.get("canceled"))
@@ -122,9 +121,11 @@ def export_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             inflight.append((task, entry))
         if canceled:
             # Probed servers were already submitted (they head the window); the rest never are.
-            rows.extend(canceled_row(e) for e in entries[next_index:])
+            for entry in entries[next_index:]:
+                rows.append(canceled_row(entry))
+                tally.add(rows[-1])
             next_index = len(entries)
-        context.set_custom_status(_progress(len(entries), rows, len(inflight), canceled))
+        context.set_custom_status(_progress(len(entries), tally, len(inflight), canceled))
         if not inflight:
             break
         waiting = [task for task, _ in inflight]
@@ -137,7 +138,8 @@ def export_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         index = next(i for i, (task, _) in enumerate(inflight) if task is winner)
         _, entry = inflight.pop(index)
         rows.append(_row_of(winner, entry, dry_run, int(common.get("sasCount", 1))))
-    context.set_custom_status(_progress(len(entries), rows, 0, canceled))
+        tally.add(rows[-1])
+    context.set_custom_status(_progress(len(entries), tally, 0, canceled))
     return rows
 
 
