@@ -473,7 +473,6 @@ class ArmClient:
                 message,
                 status_text=result.status,
                 code=code,
-                status=response.status_code,
                 request_id=result.request_id,
                 result=result,
             )
