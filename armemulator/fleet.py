@@ -165,13 +165,16 @@ def make_fleet(
     stopped_fraction: float = 0.02,
     forbidden_fraction: float = 0.0,
     fail_fraction: float = 0.0,
+    throughput_bytes_per_second: float | None = 50.0 * 1024**2,
 ) -> tuple[ServerSpec, ...]:
     """``n`` servers named ``mysql-00000``... spread round-robin over ``resource_groups``.
 
     Everything else (size 1-8 GiB, location, SKU, version, tags ``env``/``backup``, Stopped with
     probability ``stopped_fraction``...) is drawn from ``random.Random(seed)``, so the same
     arguments always give the same fleet. ``duration_sampler(rng)``, if given, sets each server's
-    ``export_seconds`` (e.g. ``lambda r: r.lognormvariate(5, 0.5)``).
+    ``export_seconds`` (e.g. ``lambda r: r.lognormvariate(5, 0.5)``); the server's size is then
+    what takes that long at ``throughput_bytes_per_second`` (as on the service, a bigger database
+    takes longer; ``None`` keeps sizes independent of durations).
     """
     if n < 0:
         raise ValueError(f"n must not be negative, got {n}")
@@ -179,22 +182,30 @@ def make_fleet(
     rng = random.Random(seed)
     servers: list[ServerSpec] = []
     for i in range(n):
+        # Draw in a fixed order so a seed always gives the same fleet.
         tier, sku = rng.choice(_FLEET_SKUS)
         env = rng.choice(("prod", "prod", "test", "dev"))
         backup = rng.choice(("weekly", "weekly", "daily", "none"))
+        location = rng.choice(_FLEET_LOCATIONS)
+        state = "Stopped" if rng.random() < stopped_fraction else "Ready"
+        version = rng.choice(("8.0.21", "8.0.21", "5.7"))
+        size = rng.randint(1 * GIB, 8 * GIB)
+        seconds = duration_sampler(rng) if duration_sampler else None
+        if seconds is not None and throughput_bytes_per_second:
+            size = max(1, int(seconds * throughput_bytes_per_second))
         servers.append(
             ServerSpec(
                 subscription=subscription,
                 resource_group=groups[i % len(groups)],
                 name=f"mysql-{i:05d}",
-                location=rng.choice(_FLEET_LOCATIONS),
-                state="Stopped" if rng.random() < stopped_fraction else "Ready",
+                location=location,
+                state=state,
                 tags={"env": env, "backup": backup, "index": str(i)},
-                version=rng.choice(("8.0.21", "8.0.21", "5.7")),
+                version=version,
                 sku_tier=tier,
                 sku_name=sku,
-                datasource_size_bytes=rng.randint(1 * GIB, 8 * GIB),
-                export_seconds=duration_sampler(rng) if duration_sampler else None,
+                datasource_size_bytes=size,
+                export_seconds=seconds,
                 forbidden=rng.random() < forbidden_fraction,
                 fail_export=rng.random() < fail_fraction,
             )

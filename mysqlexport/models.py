@@ -205,6 +205,8 @@ class ServerInfo:
     tags: Mapping[str, str] = field(default_factory=dict)
     version: str | None = None
     sku_tier: str | None = None
+    #: Provisioned storage (GB): the size hint used to export the largest servers first.
+    storage_gb: int | None = None
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> ServerInfo:
@@ -213,6 +215,8 @@ class ServerInfo:
         props = props if isinstance(props, Mapping) else {}
         sku = body.get("sku")
         sku = sku if isinstance(sku, Mapping) else {}
+        storage = props.get("storage")
+        storage = storage if isinstance(storage, Mapping) else {}
         tags = body.get("tags")
         clean_tags = {str(k): str(v) for k, v in tags.items()} if isinstance(tags, Mapping) else {}
         return cls(
@@ -222,6 +226,7 @@ class ServerInfo:
             tags=clean_tags,
             version=_opt_str(props.get("version")),
             sku_tier=_opt_str(sku.get("tier")),
+            storage_gb=_opt_int(storage.get("storageSizeGB")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -233,4 +238,5 @@ class ServerInfo:
             "tags": dict(self.tags),
             "version": self.version,
             "skuTier": self.sku_tier,
+            "storageGB": self.storage_gb,
         }

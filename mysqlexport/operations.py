@@ -43,8 +43,16 @@ def _failed_outcome(err: ExportFailed) -> dict[str, Any]:
 
 def resolve_servers(payload: Mapping[str, Any], client: ArmClient) -> dict[str, Any]:
     """Explicit servers plus discovered ones, de-duplicated; servers in a state the request does
-    not allow are returned as Skipped rows with the reason, never dropped silently."""
+    not allow are returned as Skipped rows with the reason, never dropped silently.
+
+    The servers come back largest first (by provisioned storage, the size hint ARM's list
+    gives): exporting the longest jobs first keeps the window full to the end instead of waiting
+    on one big export started last. Servers of unknown size (named explicitly, not listed) go
+    first, in the order given, since they may be the big ones.
+    """
     selected: dict[str, str] = {}
+    sizes: dict[str, int] = {}
+    skipped_keys: set[str] = set()
     skipped: list[report.ServerRow] = []
     problems: list[dict[str, Any]] = []
     for raw in payload.get("servers") or []:
@@ -66,9 +74,12 @@ def resolve_servers(payload: Mapping[str, Any], client: ArmClient) -> dict[str, 
                     if any(tags.get(k) != v for k, v in wanted_tags.items()):
                         continue
                     key = info.id.key
-                    if key in selected or any(r["id"].lower() == key for r in skipped):
+                    if info.storage_gb is not None:
+                        sizes[key] = info.storage_gb
+                    if key in selected or key in skipped_keys:
                         continue
                     if (info.state or "").lower() not in allowed:
+                        skipped_keys.add(key)
                         skipped.append(
                             report.server_row(
                                 info.id.resource_id,
@@ -85,8 +96,13 @@ def resolve_servers(payload: Mapping[str, Any], client: ArmClient) -> dict[str, 
             except ExportError as err:
                 logger.warning("listing servers in %s failed: %s", scope, err)
                 problems.append({"scope": scope, **err.to_dict()})
+    unknown = [rid for key, rid in selected.items() if key not in sizes]
+    known = sorted(
+        (rid for key, rid in selected.items() if key in sizes),
+        key=lambda rid: (-sizes[rid.lower()], rid.lower()),
+    )
     return {
-        "servers": sorted(selected.values(), key=str.lower),
+        "servers": unknown + known,
         "skipped": skipped,
         "problems": problems,
     }

@@ -30,35 +30,42 @@ from mysqlexport.rules import RetryPolicy, backoff, fleet_wide_error
 from orchestrators.blueprint import bp
 from orchestrators.shard import CANCEL_EVENT, canceled_row
 from orchestrators.timeutil import after, iso, utc
+from orchestrators.window import wait_any
 
 DEFAULT_SHARD_SIZE = 500
 RESOLVE_ATTEMPTS = 5
 
 
-def plan_shards(count: int, shard_size: int, concurrency: int) -> list[tuple[int, int, int]]:
-    """Split ``count`` servers into shards: (start, end, window), no shard larger than
-    ``shard_size``, each window at least 1, and the windows of any ``concurrency`` consecutive
-    shards summing to at most ``concurrency`` when there are fewer shards than that."""
+def plan_shards(count: int, shard_size: int, concurrency: int) -> list[tuple[list[int], int]]:
+    """Deal ``count`` servers (largest first) to shards: (positions, window) per shard.
+
+    Positions are dealt in snake order (0, 1, ..., k-1, k-1, ..., 0, ...), so every shard gets
+    a like mix of big and small servers and the shards finish at about the same time, each still
+    largest first. No shard holds more than ``shard_size``; every window is at least 1 and the
+    windows add up to ``concurrency`` when there are no more shards than that.
+    """
     if count == 0:
         return []
     shards = min(count, max(1, -(-count // max(1, shard_size))))
-    bounds = [(i * count // shards, (i + 1) * count // shards) for i in range(shards)]
-    windows = [max(1, concurrency * (end - start) // count) for start, end in bounds]
+    members: list[list[int]] = [[] for _ in range(shards)]
+    for position in range(count):
+        lap, offset = divmod(position, shards)
+        members[offset if lap % 2 == 0 else shards - 1 - offset].append(position)
+    windows = [max(1, concurrency * len(m) // count) for m in members]
     spare = concurrency - sum(windows)
     for i in range(len(windows)):
         if spare <= 0:
             break
         windows[i] += 1
         spare -= 1
-    return [(start, end, window) for (start, end), window in zip(bounds, windows, strict=True)]
+    return list(zip(members, windows, strict=True))
 
 
-def probe_indices(plan: list[tuple[int, int, int]], budget: int) -> list[int]:
+def probe_indices(plan: list[tuple[list[int], int]], budget: int) -> list[int]:
     """The servers to probe: the heads of the first shards' windows, at most ``budget``."""
     chosen: list[int] = []
-    for start, end, window in plan:
-        take = min(window, end - start, budget - len(chosen))
-        chosen.extend(range(start, start + take))
+    for positions, window in plan:
+        chosen.extend(positions[: min(window, budget - len(chosen))])
         if len(chosen) >= budget:
             break
     return chosen
@@ -175,7 +182,7 @@ def export_fleet(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
 
     # 3. Fan out: a window over shards, inside one concurrency budget.
     pending = list(enumerate(plan))
-    running: list[tuple[Any, tuple[int, int, int]]] = []
+    running: list[tuple[Any, tuple[list[int], int]]] = []
     in_use = 0
     context.set_custom_status(
         {
@@ -191,16 +198,17 @@ def export_fleet(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             # exports to the end; every other server not yet handed to a shard is Canceled.
             keep = []
             for item in pending:
-                _, (start, end, _window) = item
-                if any("firstOutcome" in e for e in entries[start:end]):
+                _, (positions, _window) = item
+                if any("firstOutcome" in entries[p] for p in positions):
                     keep.append(item)
                 else:
-                    rows.extend(canceled_row(e) for e in entries[start:end])
+                    rows.extend(canceled_row(entries[p]) for p in positions)
             pending = keep
-        while pending and (not running or in_use + pending[0][1][2] <= concurrency):
-            index, (start, end, window) = pending.pop(0)
+        started_new = False
+        while pending and (not running or in_use + pending[0][1][1] <= concurrency):
+            index, (positions, window) = pending.pop(0)
             shard_input: dict[str, Any] = {
-                "servers": entries[start:end],
+                "servers": [entries[p] for p in positions],
                 "concurrency": window,
                 "common": common,
             }
@@ -209,17 +217,21 @@ def export_fleet(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             task = context.call_sub_orchestrator(
                 names.EXPORT_SHARD, shard_input, shard_instance_id(run_id, index)
             )
-            running.append((task, (start, end, window)))
+            running.append((task, (positions, window)))
             in_use += window
+            started_new = True
         if not running:
             break
         waiting = [task for task, _ in running] + ([] if canceled else [cancel])
-        done = yield context.task_any(waiting)
+        wait, release = wait_any(context, waiting, started_new)
+        done = yield wait
+        if done is release:
+            continue
         if done is cancel:
             canceled = True
             continue
         position = next(i for i, (task, _) in enumerate(running) if task is done)
-        _, (start, end, window) = running.pop(position)
+        _, (positions, window) = running.pop(position)
         in_use -= window
         if done.state is TaskState.FAILED:
             message = redact_text(str(done.result))[:2000]
@@ -230,7 +242,7 @@ def export_fleet(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
                     backup_name=e["backupName"],
                     error={"code": "ShardFailed", "message": message},
                 )
-                for e in entries[start:end]
+                for e in (entries[p] for p in positions)
             )
         else:
             rows.extend(done.result)

@@ -18,7 +18,7 @@ import azure.durable_functions as df
 from mysqlexport import function_names as names
 from mysqlexport import lro, report
 from mysqlexport.redaction import redact_text
-from mysqlexport.rules import RetryPolicy, poll_retry_delay, submit_retry_delay
+from mysqlexport.rules import RetryPolicy, next_streak, poll_retry_delay, submit_retry_delay
 from orchestrators.blueprint import bp
 from orchestrators.timeutil import after, iso, parse, utc
 
@@ -109,7 +109,8 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
             if kind in ("completed", "failed"):
                 return _from_result(job, state, outcome.get("result"), outcome.get("error"))
             error = outcome["error"]
-            delay = submit_retry_delay(error, state["attempts"], policy)
+            state["submitStreak"] = next_streak(state.get("submitStreak"), error)
+            delay = submit_retry_delay(error, state["submitStreak"][1], policy)
             now = utc(context.current_utc_datetime)
             if delay is None:
                 return _row(job, state, report.FAILED, error=error)
@@ -149,13 +150,15 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
         state["polls"] = state.get("polls", 0) + 1
         polls_here += 1
         if answer["kind"] == "error":
-            state["pollErrors"] = state.get("pollErrors", 0) + 1
+            state["pollStreak"] = next_streak(state.get("pollStreak"), answer["error"])
+            state["pollErrors"] = state["pollStreak"][1]
             wait = poll_retry_delay(answer["error"], state["pollErrors"], policy)
             if wait is None:
                 return _row(job, state, report.FAILED, error=answer["error"])
             delay = wait
         else:
             state["pollErrors"] = 0
+            state["pollStreak"] = None
             if answer["kind"] == "status":
                 state["percent"] = answer.get("percent_complete")
                 state["size"] = answer.get("datasource_size_bytes") or state.get("size")

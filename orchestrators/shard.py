@@ -21,6 +21,7 @@ from mysqlexport.ids import ServerId
 from mysqlexport.redaction import redact_text
 from orchestrators.blueprint import bp
 from orchestrators.timeutil import after, iso
+from orchestrators.window import wait_any
 
 CANCEL_EVENT = "cancel"
 
@@ -95,6 +96,7 @@ def export_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     next_index = 0
 
     while next_index < len(entries) or inflight:
+        started = False
         while (
             next_index < len(entries)
             and len(inflight) < window
@@ -119,6 +121,7 @@ def export_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
                     server_instance_id(common["runId"], ServerId.parse(entry["id"]).key),
                 )
             inflight.append((task, entry))
+            started = True
         if canceled:
             # Probed servers were already submitted (they head the window); the rest never are.
             for entry in entries[next_index:]:
@@ -131,7 +134,10 @@ def export_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         waiting = [task for task, _ in inflight]
         if not canceled:
             waiting.append(cancel)
-        winner = yield context.task_any(waiting)
+        wait, release = wait_any(context, waiting, started)
+        winner = yield wait
+        if winner is release:
+            continue
         if winner is cancel:
             canceled = True
             continue

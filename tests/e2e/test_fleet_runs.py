@@ -173,6 +173,26 @@ def test_transient_failures_are_retried_to_success(make_stack: StackFactory) -> 
     assert sum(stack.emu.counters().faults.values()) > 0
 
 
+def test_throttled_submissions_wait_instead_of_failing(make_stack: StackFactory) -> None:
+    # A busy subscription: 5 writes of burst, one more every 5 s. A window of 30 submissions
+    # gets 429s with Retry-After 5 s and retries in lockstep; each round lets a few through.
+    fleet = tuple(ServerSpec(SUB, "rg", f"w{i:02d}", export_seconds=120) for i in range(30))
+    stack = make_stack(fleet=fleet, write_burst=5, write_refill_per_second=0.2)
+    report = stack.run(discover_body(maxConcurrency=30))
+    assert report["summary"]["succeeded"] == 30, [r["error"] for r in report["servers"]]
+    assert stack.emu.counters().throttled.get(Kind.BACKUP_AND_EXPORT.value, 0) > 30
+
+
+def test_throttled_polls_do_not_end_running_exports(make_stack: StackFactory) -> None:
+    # Reads are scarce (one every 20 s) and twenty exports poll in lockstep: most polls get a
+    # 429 whose Retry-After is right for one caller and too short for the other nineteen.
+    fleet = tuple(ServerSpec(SUB, "rg", f"p{i:02d}", export_seconds=1800) for i in range(20))
+    stack = make_stack(fleet=fleet, read_burst=25, read_refill_per_second=0.05)
+    report = stack.run(discover_body(maxConcurrency=20))
+    assert report["summary"]["succeeded"] == 20, [r["error"] for r in report["servers"]]
+    assert sum(stack.emu.counters().throttled.values()) > 20
+
+
 def test_deadline_turns_a_long_export_into_timed_out(make_stack: StackFactory) -> None:
     fleet = (ServerSpec(SUB, "rg", "huge", export_seconds=5 * 3600),)
     stack = make_stack(fleet=fleet)
@@ -318,3 +338,26 @@ def test_long_exports_continue_as_new_and_keep_their_history_short(
     assert polls > 5 * CONTINUE_AS_NEW_POLLS  # several executions' worth of polls ...
     # ... none kept in one history: about 8 events per poll cycle, plus the start.
     assert stack.host.stats().max_history_length <= 8 * CONTINUE_AS_NEW_POLLS + 16
+
+
+def test_window_refills_when_any_export_ends_not_only_the_newest(make_stack: StackFactory) -> None:
+    """The host replays an orchestrator's actions in order and waits on each (the out-of-proc
+    shim), so a task_any over tasks started earlier must not hold back the next start."""
+    minutes = {"a": 75, "b": 50, "c": 30, "d": 25, "e": 5}
+    fleet = tuple(
+        ServerSpec(SUB, "rg", name, export_seconds=60 * m, datasource_size_bytes=m * 2**30)
+        for name, m in minutes.items()
+    )
+    stack = make_stack(
+        settings={"POLL_MAX_SECONDS": "30", "POLL_DEFAULT_SECONDS": "10"},
+        fleet=fleet,
+        pending_seconds=0,
+    )
+    report = stack.run(discover_body(maxConcurrency=3))
+    assert report["summary"]["succeeded"] == 5
+    exports = {e.server_name: e for e in stack.emu.exports()}
+    first = sorted(exports, key=lambda name: exports[name].submitted_at)[:3]
+    assert sorted(first) == ["a", "b", "c"]  # the three largest first
+    # c ends first and d takes its place; then b ends (5 min before d) and e must start at once,
+    # give or take the poll that notices b's end.
+    assert exports["e"].submitted_at - exports["b"].ends_at < 240

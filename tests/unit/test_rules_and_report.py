@@ -8,7 +8,7 @@ import pytest
 
 from mysqlexport import report
 from mysqlexport.rules import RetryPolicy, fleet_wide_error, poll_retry_delay, submit_retry_delay
-from orchestrators.fleet import plan_shards
+from orchestrators.fleet import plan_shards, probe_indices
 
 POLICY = RetryPolicy(
     transient_attempts=3,
@@ -27,7 +27,10 @@ def err(code: str, status: int | None = 400, transient: bool = False, **kw: Any)
 @pytest.mark.parametrize(
     ("error", "attempt", "expected"),
     [
-        (err("TooMany", 429, True, retryAfter=7), 1, 7.0),
+        (err("TooMany", 429, True, retryAfter=7), 1, 10.0),  # backs off past Retry-After
+        (err("TooMany", 429, True, retryAfter=17), 1, 17.0),
+        (err("TooMany", 429, True, retryAfter=2), 3, 40.0),
+        (err("TooMany", 429, True, retryAfter=2), 9, 60.0),  # throttling never uses attempts up
         (err("InternalServerError", 500, True), 1, 10.0),
         (err("InternalServerError", 500, True), 2, 20.0),
         (err("ConnectionError", None, True), 2, 20.0),
@@ -47,6 +50,14 @@ def test_poll_errors_are_retried_until_the_limit_unless_permanent() -> None:
     assert poll_retry_delay(err("Timeout", None, True), 3, POLICY) == 40.0
     assert poll_retry_delay(err("Timeout", None, True), 4, POLICY) is None
     assert poll_retry_delay(err("UntrustedUrl", None, False), 1, POLICY) is None
+
+
+def test_throttled_polls_back_off_and_never_end_the_run() -> None:
+    throttled = err("SubscriptionRequestsThrottled", 429, True, retryAfter=3)
+    assert poll_retry_delay(throttled, 1, POLICY) == 10.0
+    assert poll_retry_delay(throttled, 2, POLICY) == 20.0
+    assert poll_retry_delay(throttled, 40, POLICY) == 60.0  # past poll_error_limit
+    assert poll_retry_delay({**throttled, "retryAfter": 90}, 1, POLICY) == 90.0
 
 
 PAUSED = err("BackupAndExportPaused", 400)
@@ -80,11 +91,24 @@ def test_shards_cover_every_server_once_within_the_concurrency(
     count: int, size: int, concurrency: int
 ) -> None:
     plan = plan_shards(count, size, concurrency)
-    covered = [i for start, end, _ in plan for i in range(start, end)]
+    covered = sorted(p for positions, _ in plan for p in positions)
     assert covered == list(range(count))
-    assert all(end - start <= size for start, end, _ in plan)
-    assert all(window >= 1 for _, _, window in plan)
-    assert sum(w for _, _, w in plan) <= max(concurrency, len(plan))
+    assert all(len(positions) <= size for positions, _ in plan)
+    assert all(positions == sorted(positions) for positions, _ in plan)  # largest first
+    assert all(window >= 1 for _, window in plan)
+    assert sum(w for _, w in plan) <= max(concurrency, len(plan))
+
+
+def test_shards_get_a_like_mix_of_big_and_small_servers() -> None:
+    plan = plan_shards(1000, 100, 50)
+    # position = size rank: the sums of ranks per shard are (nearly) equal
+    sums = [sum(positions) for positions, _ in plan]
+    assert max(sums) - min(sums) <= 1000
+
+
+def test_probe_takes_the_heads_of_the_first_windows() -> None:
+    plan = plan_shards(100, 10, 20)  # 10 shards, window 2 each
+    assert probe_indices(plan, 5) == [0, 19, 1, 18, 2]
 
 
 def test_summary_counts_every_state_and_bytes_of_successes() -> None:
