@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit venv clean
+.PHONY: demo test lint typecheck unit soak bench bench-quick venv clean
 
 venv: $(STAMP)
 
@@ -17,6 +17,20 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 demo: $(STAMP)
 	$(BIN)/python -m scripts.demo
+
+# 500 servers under faults, crashes and host restarts, judged against the emulator's ground
+# truth (docs/reliability.md). Prints the figures; writes them to reports/soak.json.
+soak: $(STAMP)
+	$(BIN)/python -m soak
+
+# Makespan against the lower bound, the app against the official SDK, orchestration cost from
+# 1,000 to 10,000 servers, ARM throttling (docs/performance.md). Prints a table; writes
+# bench/results.json. bench-quick runs the same code at small sizes in under a minute.
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench --quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -91,7 +91,9 @@ class PollPolicy:
     """Bounds on how long to wait between polls.
 
     ``default_seconds`` applies when the service gives no advice and progress gives no estimate;
-    ``max_seconds`` caps every wait; ``min_seconds`` keeps an estimate from polling in a tight loop.
+    ``max_seconds`` caps a wait we choose ourselves (a server's ``Retry-After`` is never cut
+    short); ``min_seconds`` keeps an estimate from polling in a tight loop when the server gives
+    no ``Retry-After``.
     """
 
     default_seconds: float = 30.0
@@ -110,6 +112,17 @@ def estimate_remaining(
     return elapsed_seconds * (100.0 - percent_complete) / percent_complete
 
 
+def estimate_uncertainty(percent_complete: float, elapsed_seconds: float) -> float:
+    """How much sooner the end may come than ``estimate_remaining`` says.
+
+    ``percentComplete`` is a whole number that lags the true progress by up to one point, so the
+    true end lies between the estimates for ``p`` and ``p + 1``:
+    ``elapsed * 100 / (p * (p + 1))`` seconds apart (a long export's last point alone is 1% of
+    its duration).
+    """
+    return elapsed_seconds * 100.0 / (percent_complete * (percent_complete + 1.0))
+
+
 def next_poll_delay(
     retry_after: float | None,
     percent_complete: float | None,
@@ -118,17 +131,25 @@ def next_poll_delay(
 ) -> float:
     """How long to wait before the next poll.
 
-    The server's ``Retry-After`` is the least we wait (polling sooner only earns another
-    ``Retry-After``). When progress so far gives an estimate of the time left, the wait stretches
-    to that estimate, so a two-hour export is not polled every ten seconds; without either, the
-    default applies. Every answer is capped at ``policy.max_seconds``.
+    Without progress to go by, the server's ``Retry-After`` (else ``policy.default_seconds``).
+    With progress, the wait aims at the earliest the export may end (the estimate at the rate so
+    far, less its uncertainty) so the poll that sees the end comes within one ``Retry-After`` of
+    it, as a client polling on every ``Retry-After`` would, with far fewer polls. An early
+    estimate is rough (a Pending phase, whole percents), so a wait never exceeds the time elapsed
+    so far: the waits at most double, and the same doubling applies while progress stays at 0.
+    A wait we choose is capped at ``policy.max_seconds``; the server's ``Retry-After`` is always
+    the least we wait (polling sooner only earns another).
     """
     floor = max(retry_after, 0.0) if retry_after is not None else None
     remaining = estimate_remaining(percent_complete, elapsed_seconds)
-    if remaining is not None:
-        wait = max(remaining, policy.min_seconds, floor or 0.0)
-    elif floor is not None:
-        wait = floor
+    if remaining is None:
+        wait = floor if floor is not None else policy.default_seconds
+        if percent_complete == 0.0 and elapsed_seconds:
+            wait = max(wait, elapsed_seconds)
     else:
-        wait = policy.default_seconds
-    return min(wait, policy.max_seconds)
+        assert percent_complete is not None and elapsed_seconds is not None
+        earliest = remaining - estimate_uncertainty(percent_complete, elapsed_seconds)
+        lowest = floor if floor is not None else policy.min_seconds
+        wait = max(min(earliest, elapsed_seconds), lowest)
+    wait = min(wait, policy.max_seconds)
+    return max(wait, floor) if floor is not None else wait

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 from mysqlexport.errors import ExportError, InvalidRequest
 from mysqlexport.ids import ServerId, validate_resource_group, validate_subscription
 from mysqlexport.naming import DEFAULT_TEMPLATE, check_template
-from mysqlexport.redaction import SecretUri
+from mysqlexport.redaction import SecretUri, redact_text
 
 MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 MAX_SERVERS: Final = 20_000
@@ -58,7 +58,8 @@ class RequestInvalid(ExportError, ValueError):
     code = "InvalidRequest"
 
     def __init__(self, problems: Mapping[str, str]) -> None:
-        self.problems = dict(problems)
+        # Field paths echo the caller's keys: a SAS pasted as a key must not come back.
+        self.problems = {redact_text(k): redact_text(v) for k, v in problems.items()}
         super().__init__("; ".join(f"{k}: {v}" for k, v in self.problems.items()))
 
     def to_dict(self) -> dict[str, Any]:
@@ -162,8 +163,11 @@ def _string_list(value: object, path: str, limit: int, problems: dict[str, str])
 def _check_sas(uri: str) -> str | None:
     if len(uri) > MAX_SAS_LENGTH:
         return f"must be at most {MAX_SAS_LENGTH} characters"
+    if not uri.isascii() or not uri.isprintable() or " " in uri:
+        return "must be a URL of printable ASCII characters (percent-encode the rest)"
     try:
         parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not 0-65535
     except ValueError:
         return "is not a URL"
     if parts.scheme != "https" or not parts.hostname:

@@ -3,9 +3,9 @@
 Submit (unless the fleet's canary already did), wait out 409s and transient errors on durable
 timers, then poll the Azure-AsyncOperation URL (or Location when there is none) with waits from
 Retry-After or the progress so far, read the final result from Location, and return exactly one
-report row. Past the deadline the row is TimedOut. Every ``CONTINUE_AS_NEW_POLLS`` polls the
-orchestration continues as new with its state, so its history stays bounded however long the
-export runs.
+report row. Past the deadline the row is TimedOut. Every ``CONTINUE_AS_NEW_POLLS`` polls (or
+submissions, while a 409 is waited out) the orchestration continues as new with its state, so its
+history stays bounded however long the export, or the export it waits for, runs.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
     payload: dict[str, Any] = {k: job[k] for k in ("id", "backupName", "sealedTarget") if k in job}
     payload["backupFormat"] = job.get("backupFormat")
 
+    steps_here = 0  # submissions and polls in this execution (see CONTINUE_AS_NEW_POLLS)
     if state["phase"] == "submit":
         outcome: dict[str, Any] | None = job.get("firstOutcome")
         if outcome is not None:
@@ -87,6 +88,7 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
         while True:
             if outcome is None:
                 state["attempts"] += 1
+                steps_here += 1
                 try:
                     outcome = yield context.call_activity(names.SUBMIT_EXPORT, payload)
                 except Exception as err:  # noqa: BLE001 - becomes the server's error row
@@ -118,6 +120,9 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
                 return _row(job, state, report.TIMED_OUT, error=error)
             yield context.create_timer(after(now, delay))
             outcome = None
+            if steps_here >= CONTINUE_AS_NEW_POLLS:  # a long 409 wait: keep the history short
+                context.continue_as_new({**job, "state": state, "firstOutcome": None})
+                return None
 
     operation = state["operation"]
     use_status = bool(operation.get("async_operation_url"))
@@ -125,7 +130,6 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
     delay = state.get("nextDelay")
     if delay is None:
         delay = lro.next_poll_delay(operation.get("retry_after"), None, None, poll_policy)
-    polls_here = 0
     final: dict[str, Any] | None = None
     while final is None:
         now = utc(context.current_utc_datetime)
@@ -148,7 +152,7 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
         except Exception as err:  # noqa: BLE001 - counted like a transient read failure
             answer = {"kind": "error", "error": _activity_crash(err)}
         state["polls"] = state.get("polls", 0) + 1
-        polls_here += 1
+        steps_here += 1
         if answer["kind"] == "error":
             state["pollStreak"] = next_streak(state.get("pollStreak"), answer["error"])
             state["pollErrors"] = state["pollStreak"][1]
@@ -185,7 +189,7 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
                 return _from_result(job, state, answer.get("result"), answer.get("error"))
             elapsed = (now - parse(state["submittedAt"])).total_seconds()
             delay = lro.next_poll_delay(retry_after, state.get("percent"), elapsed, poll_policy)
-        if polls_here >= CONTINUE_AS_NEW_POLLS:
+        if steps_here >= CONTINUE_AS_NEW_POLLS:
             state["nextDelay"] = delay
             context.continue_as_new({**job, "state": state, "firstOutcome": None})
             return None

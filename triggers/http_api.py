@@ -50,6 +50,8 @@ def _read_body(req: func.HttpRequest) -> Any:
         return json.loads(body.decode("utf-8")) if body else None
     except (UnicodeDecodeError, ValueError) as err:
         raise RequestInvalid({"body": f"is not valid JSON ({type(err).__name__})"}) from err
+    except RecursionError as err:  # the decoder recurses once per level of nesting
+        raise RequestInvalid({"body": "is nested too deeply to be an export request"}) from err
 
 
 def _status_name(status: Any) -> str | None:

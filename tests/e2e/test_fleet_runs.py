@@ -186,7 +186,7 @@ def test_throttled_submissions_wait_instead_of_failing(make_stack: StackFactory)
 def test_throttled_polls_do_not_end_running_exports(make_stack: StackFactory) -> None:
     # Reads are scarce (one every 20 s) and twenty exports poll in lockstep: most polls get a
     # 429 whose Retry-After is right for one caller and too short for the other nineteen.
-    fleet = tuple(ServerSpec(SUB, "rg", f"p{i:02d}", export_seconds=1800) for i in range(20))
+    fleet = tuple(ServerSpec(SUB, "rg", f"p{i:02d}", export_seconds=600) for i in range(20))
     stack = make_stack(fleet=fleet, read_burst=25, read_refill_per_second=0.05)
     report = stack.run(discover_body(maxConcurrency=20))
     assert report["summary"]["succeeded"] == 20, [r["error"] for r in report["servers"]]

@@ -68,14 +68,21 @@ POLICY = lro.PollPolicy(default_seconds=30, max_seconds=300, min_seconds=5)
     ("retry_after", "percent", "elapsed", "expected"),
     [
         (10.0, None, None, 10.0),  # the server's advice, when there is no estimate
-        (10.0, 50.0, 60.0, 60.0),  # an estimate of 60 s left stretches the wait
+        # 60 s left by the rate so far, the true end up to 60*100/(50*51) s sooner
+        (10.0, 50.0, 60.0, 60.0 - 6000 / 2550),
         (30.0, 99.0, 990.0, 30.0),  # ... but never below Retry-After
-        (900.0, None, None, 300.0),  # capped
-        (None, 25.0, 100.0, 300.0),  # 300 s left by the rate so far
-        (None, 50.0, 100.0, 100.0),
-        (None, 99.0, 990.0, 10.0),
-        (None, 99.9, 100.0, 5.0),  # never a tight loop
-        (None, 0.0, 100.0, 30.0),  # no progress yet: default
+        (10.0, 99.0, 990.0, 10.0),  # the last percent: poll on Retry-After until it ends
+        (900.0, None, None, 900.0),  # Retry-After is never cut short by the cap ...
+        (10.0, 1.0, 400.0, 300.0),  # ... which caps the waits we choose
+        (10.0, 1.0, 20.0, 20.0),  # an early estimate is rough: at most double the time so far
+        (None, 25.0, 1000.0, 300.0),
+        (None, 50.0, 100.0, 100.0 - 10000 / 2550),
+        (None, 99.0, 990.0, 5.0),  # the end may be now: never a tight loop
+        (None, 99.9, 100.0, 5.0),
+        (10.0, 0.0, 10.0, 10.0),  # nothing moved yet: Retry-After ...
+        (10.0, 0.0, 80.0, 80.0),  # ... then back off, doubling the time so far
+        (None, 0.0, 20.0, 30.0),
+        (None, 0.0, 1000.0, 300.0),
         (None, None, None, 30.0),
     ],
 )
@@ -83,3 +90,24 @@ def test_next_poll_delay(
     retry_after: float | None, percent: float | None, elapsed: float | None, expected: float
 ) -> None:
     assert lro.next_poll_delay(retry_after, percent, elapsed, POLICY) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("duration", [30.0, 170.0, 1200.0, 3 * 3600.0, 9 * 3600.0])
+@pytest.mark.parametrize("retry_after", [5.0, 10.0, 30.0])
+@pytest.mark.parametrize("pending", [0.0, 5.0])
+def test_estimate_polling_sees_the_end_within_one_retry_after_with_few_polls(
+    duration: float, retry_after: float, pending: float
+) -> None:
+    """Polls of an export that is Pending a few seconds, then progresses linearly, reported in
+    whole percent: the end is seen at most one Retry-After late, with far fewer polls than one
+    per Retry-After. (``elapsed`` counts from the submission, so a long Pending phase makes the
+    rate look slower than it is.)"""
+    end = pending + duration
+    now, polls = lro.next_poll_delay(retry_after, None, None, POLICY), 1
+    while now < end:
+        percent = float(int(100 * max(0.0, now - pending) / duration))
+        now += lro.next_poll_delay(retry_after, percent, now, POLICY)
+        polls += 1
+    assert now - end <= retry_after + 1e-9
+    # one poll per max_seconds, plus a twentieth of polling on every Retry-After, plus a few
+    assert polls <= end / POLICY.max_seconds + 0.05 * end / retry_after + 10

@@ -82,6 +82,26 @@ def test_discovery_request_is_accepted() -> None:
         (body(target={"sasUriList": [SAS.replace("https", "http")]}), "target.sasUriList[0]"),
         (body(target={"sasUriList": [SAS.split("&sig=", maxsplit=1)[0]]}), "target.sasUriList[0]"),
         (body(target={"sasUriList": [SAS] * (MAX_SAS_URIS + 1)}), "target.sasUriList"),
+        (
+            body(target={"sasUriList": [SAS.replace("/backups", "/b\ud800")]}),
+            "target.sasUriList[0]",
+        ),
+        (
+            body(target={"sasUriList": [SAS.replace("/backups", "/bäckups")]}),
+            "target.sasUriList[0]",
+        ),
+        (
+            body(target={"sasUriList": [SAS.replace("/backups", "/back ups")]}),
+            "target.sasUriList[0]",
+        ),
+        (
+            body(target={"sasUriList": [SAS.replace("/backups", "/back\nups")]}),
+            "target.sasUriList[0]",
+        ),
+        (
+            body(target={"sasUriList": [SAS.replace(".net/", ".net:99999/")]}),
+            "target.sasUriList[0]",
+        ),
         (body(target={"sasUriList": [SAS], "extra": 1}), "target.extra"),
         (body(backupName="Upper-{server}"), "backupName"),
         (body(backupName="{server}-{nope}"), "backupName"),
@@ -108,3 +128,8 @@ def test_each_bad_field_is_named(value: object, field: str) -> None:
 def test_all_problems_are_reported_together() -> None:
     problems = problems_of(body(backupFormat="Zip", maxConcurrency=-1, target={}))
     assert {"backupFormat", "maxConcurrency", "target.sasUriList"} <= set(problems)
+
+
+def test_a_secret_pasted_as_a_field_name_is_not_echoed() -> None:
+    problems = problems_of({SAS: 1, "target": {"sasUriList": [SAS], SAS: 2}, "servers": [SAS]})
+    assert problems  # problems_of checked that the signature is in none of them

@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 
 from mysqlexport import report
-from mysqlexport.rules import RetryPolicy, fleet_wide_error, poll_retry_delay, submit_retry_delay
+from mysqlexport.rules import (
+    RetryPolicy,
+    fleet_wide_error,
+    next_streak,
+    poll_retry_delay,
+    submit_retry_delay,
+)
 from orchestrators.fleet import plan_shards, probe_indices
 
 POLICY = RetryPolicy(
@@ -58,6 +64,24 @@ def test_throttled_polls_back_off_and_never_end_the_run() -> None:
     assert poll_retry_delay(throttled, 2, POLICY) == 20.0
     assert poll_retry_delay(throttled, 40, POLICY) == 60.0  # past poll_error_limit
     assert poll_retry_delay({**throttled, "retryAfter": 90}, 1, POLICY) == 90.0
+
+
+def test_streaks_count_failures_of_one_kind_in_a_row() -> None:
+    busy, throttled = err("Busy", 409), err("TooMany", 429, True)
+    down, refused = err("Down", 503, True), err("Nope", 403)
+    streak = None
+    for error, expected in [
+        (down, ["transient", 1]),
+        (down, ["transient", 2]),
+        (busy, ["conflict", 1]),  # a definite answer starts a new count
+        (busy, ["conflict", 2]),
+        (throttled, ["throttled", 1]),
+        (down, ["transient", 1]),
+        (err("ConnectionError", None, True), ["transient", 2]),
+        (refused, ["permanent", 1]),
+    ]:
+        streak = next_streak(streak, error)
+        assert streak == expected
 
 
 PAUSED = err("BackupAndExportPaused", 400)

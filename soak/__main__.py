@@ -1,0 +1,187 @@
+"""``python -m soak``: run the soak, compare with ground truth, print the figures.
+
+    python -m soak                          # 500 servers, the default faults (make soak)
+    python -m soak --servers 2000 --seed 9  # bigger, another draw of the dice
+    python -m soak --record-histories tests/reliability/histories   # the determinism fixtures
+
+Exit status 0 when every row is the truth, nothing is lost and nothing leaked; 1 otherwise.
+The figures are also written as JSON (``--json``, default ``reports/soak.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from soak.harness import SoakConfig, SoakResult, run_soak
+from soak.histories import RECORDING, record
+from soak.truth import Verdict, judge
+
+ARM_KINDS = (
+    "backup_and_export",
+    "async_operation",
+    "operation_status",
+    "list_servers",
+    "validate_backup",
+    "get_server",
+)
+
+
+def figures(result: SoakResult, verdict: Verdict) -> dict[str, Any]:
+    """Everything printed, as JSON."""
+    counters = result.counters
+    arm_requests = sum(counters.requests.get(kind, 0) for kind in ARM_KINDS)
+    by_status: Counter[int] = Counter()
+    for (kind, status), count in counters.responses.items():
+        if kind in ARM_KINDS:
+            by_status[status] += count
+    return {
+        "config": dataclasses.asdict(result.config),
+        "realSeconds": round(result.real_seconds, 1),
+        "virtualHours": round(result.virtual_seconds / 3600, 2),
+        "arm": {
+            "requests": arm_requests,
+            "responsesByStatus": {str(k): v for k, v in sorted(by_status.items())},
+            "faultsInjected": dict(counters.faults),
+            "throttled": sum(counters.throttled.values()),
+            "conflicts409": by_status.get(409, 0),
+            "foreignExports": verdict.foreign_exports,
+            "exportsAccepted": verdict.exports_accepted,
+            "exportsFailed": verdict.exports_failed,
+            "foreignHostRequests": counters.foreign_host_requests,
+        },
+        "host": {
+            "restarts": result.restarts,
+            "activityRuns": result.host_stats.activities_run,
+            "activityResultsLost": result.crashes,
+            "orchestrations": result.host_stats.instances,
+            "episodes": result.host_stats.episodes,
+            "timersFired": result.host_stats.timers_fired,
+            "longestHistory": result.host_stats.max_history_length,
+        },
+        "truth": {
+            "servers": verdict.servers,
+            "rows": verdict.rows,
+            "byState": dict(verdict.by_state),
+            "failedByCode": dict(verdict.failed_by_code),
+            "rowsEqualToTruth": verdict.matched,
+            "lost": verdict.lost,
+            "reportedTwice": verdict.double_reported,
+            "mismatches": verdict.mismatches,
+            "duplicateExports": [{"server": s, "exports": n} for s, n in verdict.duplicates],
+            "repeatsAnsweredWithTheExistingExport": verdict.repeats_absorbed,
+            "gaveUpAfterTransientErrors": [{"server": s, "code": c} for s, c in verdict.gave_up],
+        },
+        "credentials": {
+            "logRecordsScanned": result.log_records,
+            "bytesScanned": result.scanned_bytes,
+            "findings": [dataclasses.asdict(f) for f in result.findings],
+        },
+        "passed": verdict.ok and not result.findings,
+    }
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def render(data: dict[str, Any]) -> str:
+    """The figures as a few lines of text."""
+    arm, host, truth, creds = data["arm"], data["host"], data["truth"], data["credentials"]
+    faults = arm["faultsInjected"]
+    requests = arm["requests"]
+    states = ", ".join(f"{k} {v}" for k, v in sorted(truth["byState"].items()))
+    codes = ", ".join(f"{k} {v}" for k, v in sorted(truth["failedByCode"].items()))
+    lines = [
+        f"soak: {truth['servers']} servers, seed {data['config']['seed']}: "
+        f"{data['virtualHours']} h of emulated time in {data['realSeconds']} s",
+        "",
+        "faults",
+        f"  ARM requests            {requests}",
+        f"  500 / 503 injected      {faults.get('error_500', 0)} / {faults.get('error_503', 0)}"
+        f"  ({_pct(faults.get('error_500', 0) + faults.get('error_503', 0), requests)})",
+        f"  connection resets       {faults.get('connection_reset', 0)}"
+        f"  ({_pct(faults.get('connection_reset', 0), requests)})",
+        f"  429 throttled           {arm['throttled']}",
+        f"  409 conflicts           {arm['conflicts409']}"
+        f"  ({arm['foreignExports']} servers busy with a foreign export at the start)",
+        f"  exports ended Failed    {arm['exportsFailed']} of {arm['exportsAccepted']}"
+        f"  ({_pct(arm['exportsFailed'], arm['exportsAccepted'])})",
+        f"  activity results lost   {host['activityResultsLost']} of {host['activityRuns']} runs"
+        f"  ({_pct(host['activityResultsLost'], host['activityRuns'])})",
+        f"  host restarts           {host['restarts']}",
+        "",
+        "report vs ground truth",
+        f"  rows                    {truth['rows']} for {truth['servers']} servers: {states}",
+        f"  Failed, by code         {codes or '-'}",
+        f"  rows equal to truth     {truth['rowsEqualToTruth']} / {truth['servers']}",
+        f"  lost                    {len(truth['lost'])}",
+        f"  reported twice          {len(truth['reportedTwice'])}",
+        f"  wrong                   {len(truth['mismatches'])}",
+        f"  exports accepted        {arm['exportsAccepted']}",
+        f"  duplicate exports       {len(truth['duplicateExports'])}",
+        f"  repeats absorbed        {truth['repeatsAnsweredWithTheExistingExport']}"
+        "  (resubmissions after a lost answer, answered with the export already made)",
+        f"  gave up (transient)     {len(truth['gaveUpAfterTransientErrors'])}",
+        "",
+        "credentials",
+        f"  scanned                 {creds['bytesScanned']:,} bytes of store and answers, "
+        f"{creds['logRecordsScanned']:,} log records at DEBUG",
+        f"  SAS signatures, tokens  {len(creds['findings'])} found",
+        f"  requests to a foreign host {arm['foreignHostRequests']}",
+        "",
+        "host",
+        f"  orchestrations {host['orchestrations']}, episodes {host['episodes']}, "
+        f"timers {host['timersFired']}, longest history {host['longestHistory']} events",
+    ]
+    for title, items in (
+        ("lost", truth["lost"]),
+        ("reported twice", truth["reportedTwice"]),
+        ("wrong", truth["mismatches"]),
+        ("duplicate exports", truth["duplicateExports"]),
+        ("gave up", truth["gaveUpAfterTransientErrors"]),
+        ("leaks", creds["findings"]),
+    ):
+        if items:
+            lines += ["", f"{title}:", *(f"  {item}" for item in items[:50])]
+    lines += ["", "PASS" if data["passed"] else "FAIL"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m soak", description=__doc__.split("\n")[0])
+    parser.add_argument("--servers", type=int, default=SoakConfig.servers)
+    parser.add_argument("--seed", type=int, default=SoakConfig.seed)
+    parser.add_argument("--restarts", type=int, default=SoakConfig.restarts)
+    parser.add_argument("--json", type=Path, default=Path("reports/soak.json"))
+    parser.add_argument(
+        "--record-histories",
+        type=Path,
+        metavar="DIR",
+        help="run the small recording soak and save its histories to DIR (test fixtures)",
+    )
+    args = parser.parse_args(argv)
+    if args.record_histories:
+        config = RECORDING
+    else:
+        config = SoakConfig(servers=args.servers, seed=args.seed, restarts=args.restarts)
+    result = run_soak(config, keep_store=bool(args.record_histories))
+    verdict = judge(result.report, result.fleet, result.exports)
+    data = figures(result, verdict)
+    print(render(data))
+    if args.record_histories and data["passed"] and result.store is not None:
+        for path in record(result.store, result.run_id, args.record_histories, config):
+            print(f"recorded {path}")
+    if not args.record_histories:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return 0 if data["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

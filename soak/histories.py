@@ -1,0 +1,146 @@
+"""Recorded orchestration histories: the fixtures of the determinism guard.
+
+After a soak, ``record`` saves the history of the fleet orchestration, of one shard and of a few
+``export_server`` instances chosen for the paths they took (probed first, a 409 waited out, a
+transient error retried, an export that failed, a refused server, a continue-as-new). The
+determinism test (``tests/reliability/test_determinism.py``) replays each through the SDK and
+requires the very same actions, so a change that would break in-flight orchestrations fails CI.
+When a deliberate change alters what the orchestrators schedule, record them again::
+
+    python -m soak --record-histories tests/reliability/histories
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from devhost import Store
+from devhost.store import Instance
+from mysqlexport.durable_ids import server_prefix, shard_prefix
+from soak.harness import SoakConfig
+
+#: A small soak with every fault, so every path shows up in a few short histories.
+RECORDING = SoakConfig(
+    servers=24,
+    seed=7,
+    error_500=0.04,
+    error_503=0.04,
+    connection_reset=0.03,
+    fail_rate=0.1,
+    conflicts=0.05,
+    stopped_fraction=0.05,
+    forbidden_fraction=0.1,
+    activity_crash=0.05,
+    restarts=2,
+    max_concurrency=6,
+    shard_size=10,
+    long_exports=1,
+    timeout_seconds=120.0,
+)
+
+
+def _text(instance: Instance) -> str:
+    return json.dumps(instance.history)
+
+
+def _input(instance: Instance) -> Mapping[str, Any]:
+    value: Any = instance.input_text
+    while isinstance(value, str):  # stored as JSON text of the SDK's JSON text
+        value = json.loads(value)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _error_code(instance: Instance) -> str | None:
+    output = instance.output if isinstance(instance.output, Mapping) else {}
+    error = output.get("error") or {}
+    return str(error.get("code")) if error else None
+
+
+#: (file name suffix, what it shows, predicate over a completed export_server instance)
+SERVER_PATHS: tuple[tuple[str, str, Callable[[Instance], bool]], ...] = (
+    (
+        "continued-as-new",
+        "a long export: this execution started from the state of the previous one",
+        lambda i: bool(_input(i).get("state")),
+    ),
+    (
+        "waited-409",
+        "a foreign export was running: 409s waited out on durable timers",
+        lambda i: "BackupAlreadyRunningForServer" in _text(i),
+    ),
+    (
+        "export-failed",
+        "the export ended Failed: the row carries the service's error code",
+        lambda i: _error_code(i) == "AggregateException",
+    ),
+    (
+        "refused",
+        "the service refused the export (403): reported at once, never retried",
+        lambda i: _error_code(i) == "AuthorizationFailed",
+    ),
+    (
+        "transient-retried",
+        "a 5xx or a reset on submit or poll, retried",
+        lambda i: any(
+            code in _text(i) for code in ("ServiceUnavailable", "InternalServerError", "Connection")
+        ),
+    ),
+    (
+        "probed",
+        "submitted by the fleet's probe: the first outcome came with the input",
+        lambda i: bool(_input(i).get("firstOutcome")),
+    ),
+)
+
+
+def _fixture(instance: Instance, why: str, config: SoakConfig) -> dict[str, Any]:
+    return {
+        "orchestrator": instance.name,
+        "why": why,
+        "instanceId": instance.instance_id,
+        "parentInstanceId": instance.parent.instance_id if instance.parent else None,
+        "status": instance.status.value,
+        "output": instance.output,
+        "customStatus": instance.custom_status,
+        "recordedWith": asdict(config),
+        "history": instance.history,
+    }
+
+
+def record(store: Store, run_id: str, folder: Path, config: SoakConfig) -> list[Path]:
+    """Write the chosen histories of run ``run_id`` to ``folder`` (replacing older ones)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.json"):
+        old.unlink()
+    chosen: list[tuple[str, Instance, str]] = []
+    fleet = store.get(run_id)
+    shard = store.get(f"{shard_prefix(run_id)}0000")
+    if fleet is None or shard is None:
+        raise ValueError(f"run {run_id} has no fleet or shard 0 in the store")
+    chosen.append(("export_fleet", fleet, "the run: resolve, probe, shards, report"))
+    chosen.append(("export_shard", shard, "a sliding window over one shard"))
+    servers = [
+        found
+        for found in (store.get(i.instance_id) for i in store.query(prefix=server_prefix(run_id)))
+        if found is not None
+    ]
+    servers.sort(key=lambda i: i.instance_id)
+    taken: set[str] = set()
+    for suffix, why, wanted in SERVER_PATHS:
+        match = next((i for i in servers if i.instance_id not in taken and wanted(i)), None)
+        if match is not None:
+            taken.add(match.instance_id)
+            chosen.append((f"export_server-{suffix}", match, why))
+    written = []
+    for stem, instance, why in chosen:
+        path = folder / f"{stem}.json"
+        path.write_text(
+            json.dumps(_fixture(instance, why, config), indent=1, sort_keys=True) + "\n",
+            encoding="utf-8",
+        )
+        written.append(path)
+    return written
