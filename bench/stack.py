@@ -1,0 +1,178 @@
+"""The app on the local durable host against the ARM emulator, for measurements.
+
+The arrangement of ``tests/e2e/conftest.py``: a ``DevHost`` running ``function_app.app`` through
+the Durable SDK's own replay, talking over loopback HTTP to the emulator (the app's API, the
+durable client's RPC, ARM and the managed identity endpoint). Here the emulator runs in its own
+process (``bench.emuproc``) so the host's CPU and memory are measured alone. The benchmark drives
+the app only through ``POST /api/exports`` and the status URL, as a user or a Logic App would.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from armemulator import ServerSpec
+from armemulator.clock import Clock as EmulatorClock
+from bench.emuproc import EmulatorProcess, emulator_config
+from devhost import DevHost
+from devhost.clock import Clock as HostClock
+from mysqlexport.durable_ids import server_instance_id
+from mysqlexport.ids import ServerId
+from mysqlexport.sealing import Sealer
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBSCRIPTION = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+# A container SAS as a storage account issues it; the signature is fake and never printed.
+SAS = (
+    "https://benchstore.blob.core.windows.net/mysql-backups"
+    "?sv=2022-11-02&sr=c&sp=rcw&se=2030-01-01T00%3A00%3A00Z&sig=YmVuY2gtc2lnbmF0dXJl%3D"
+)
+
+
+def export_body(concurrency: int, **extra: Any) -> dict[str, Any]:
+    """Export every Ready server of the benchmark subscription."""
+    body: dict[str, Any] = {
+        "discover": {"subscriptions": [SUBSCRIPTION]},
+        "target": {"sasUriList": [SAS]},
+        "backupName": "{server}-bench",
+        "maxConcurrency": concurrency,
+    }
+    body.update(extra)
+    return body
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set variables for the duration of a run, then restore the previous environment."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A throwaway CA and a loopback certificate (PEM paths)."""
+
+    ca: str
+    cert: str
+    key: str
+
+
+@contextmanager
+def tls_files() -> Iterator[TlsFiles]:
+    """Issue a CA and a certificate for 127.0.0.1 in a temporary directory."""
+    import trustme  # noqa: PLC0415 - a development dependency, only the TLS scenarios need it
+
+    with tempfile.TemporaryDirectory(prefix="bench-tls-") as folder:
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        paths = TlsFiles(*(str(Path(folder) / name) for name in ("ca.pem", "cert.pem", "key.pem")))
+        ca.cert_pem.write_to_path(paths.ca)
+        cert.private_key_pem.write_to_path(paths.key)
+        Path(paths.cert).write_bytes(b"".join(pem.bytes() for pem in cert.cert_chain_pems))
+        yield paths
+
+
+@dataclass
+class AppRun:
+    """One run of the app: its report and how long it took in real time."""
+
+    report: dict[str, Any]
+    run_id: str
+    wall_seconds: float
+
+
+@dataclass
+class AppStack:
+    """One emulator (in its own process) and one devhost running this app."""
+
+    emu: EmulatorProcess
+    host: DevHost
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def run(self, body: Mapping[str, Any], timeout: float = 1800.0, poll: float = 0.2) -> AppRun:
+        """POST the request, follow the status URL until 200, return the report."""
+        started_at = time.monotonic()
+        answer = self.session.post(f"{self.host.url}/api/exports", json=body, timeout=60)
+        if answer.status_code != 202:
+            raise RuntimeError(f"the app refused the run ({answer.status_code}): {answer.text}")
+        location = answer.headers["Location"]
+        deadline = started_at + timeout
+        while True:
+            status = self.session.get(location, timeout=60)
+            if status.status_code == 200:
+                final = status.json()
+                break
+            if status.status_code != 202:
+                raise RuntimeError(f"status URL answered {status.status_code}: {status.text}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the run did not finish within {timeout} s")
+            time.sleep(poll)
+        if final.get("runtimeStatus") != "Completed":
+            raise RuntimeError(f"the run ended {final.get('runtimeStatus')}: {final.get('output')}")
+        output: dict[str, Any] = final["output"]
+        return AppRun(output, str(output["runId"]), time.monotonic() - started_at)
+
+    def known_at(self, run: AppRun) -> dict[str, float]:
+        """Server name -> host-clock instant its ``export_server`` orchestration completed
+        (the moment the app knew the export's outcome)."""
+        known: dict[str, float] = {}
+        for row in run.report["servers"]:
+            server = ServerId.parse(row["id"])
+            instance = self.host.store.get(
+                server_instance_id(run.run_id, server.key), with_history=False
+            )
+            if instance is not None and instance.status.is_terminal:
+                known[server.name] = instance.last_updated_time
+        return known
+
+
+@contextmanager
+def app_stack(
+    fleet: Sequence[ServerSpec],
+    *,
+    emulator_clock: EmulatorClock,
+    host_clock: HostClock,
+    settings: Mapping[str, str] | None = None,
+    tls: TlsFiles | None = None,
+    seed: int = 1,
+    **emulator_options: Any,
+) -> Iterator[AppStack]:
+    """Start an emulator process serving ``fleet`` and a devhost running the app against it."""
+    with ExitStack() as stack:
+        if tls is not None:
+            emulator_options.update(tls_cert=tls.cert, tls_key=tls.key)
+        config = emulator_config(fleet, emulator_clock, seed=seed, **emulator_options)
+        emu = stack.enter_context(EmulatorProcess(config, tls.ca if tls else None))
+        values = {
+            "ARM_ENDPOINT": emu.url,
+            "IDENTITY_ENDPOINT": emu.token_endpoint,
+            "IDENTITY_HEADER": emu.identity_header,
+            "SAS_SEALING_KEY": Sealer.new_key(),
+            "EXPORT_SCHEDULE": "0 0 3 * * *",
+            "EXPORT_SCHEDULE_REQUEST": "",
+        }
+        if tls is not None:
+            values["REQUESTS_CA_BUNDLE"] = tls.ca
+        values.update(settings or {})
+        stack.enter_context(environment(values))
+        host = stack.enter_context(
+            DevHost(ROOT, clock=host_clock, load_settings=False, timer_triggers=False)
+        )
+        yield AppStack(emu, host)

@@ -1,0 +1,49 @@
+"""The benchmark code, run at a tiny size: its figures exist and obey what must hold.
+
+``make bench`` measures; this only proves the measuring code works (the emulator in its own
+process, the app on devhost, the ground-truth arithmetic, the rows of the table), so a broken
+benchmark fails CI instead of printing nonsense later.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.durations import MEDIAN_SECONDS, SIGMA, TAIL_SECONDS, lognormal_sampler, lower_bound
+from bench.report import build_rows, table
+from bench.scenarios import lognormal_fleet, makespan, percentile
+
+
+def test_durations_have_the_issues_shape() -> None:
+    durations = sorted(s.export_seconds or 0.0 for s in lognormal_fleet(4000, seed=5))
+    median = durations[len(durations) // 2]
+    assert 0.9 * MEDIAN_SECONDS < median < 1.1 * MEDIAN_SECONDS
+    over_3h = sum(d > TAIL_SECONDS for d in durations) / len(durations)
+    assert 0.005 < over_3h < 0.02  # about 1%
+    assert SIGMA > 0 and callable(lognormal_sampler())
+
+
+def test_lower_bound_and_percentiles() -> None:
+    assert lower_bound([10.0, 10.0, 10.0, 10.0], 2) == 20.0  # the sum decides
+    assert lower_bound([100.0, 1.0, 1.0], 2) == 100.0  # the longest decides
+    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 0.5) == 3.0
+    assert percentile([], 0.95) is None
+
+
+def test_makespan_scenario_end_to_end_at_a_tiny_size() -> None:
+    result = makespan(servers=6, concurrency=2, seed=3)
+    assert result["summary"]["succeeded"] == 6
+    assert result["exported"] == 6 and result["posts_per_server"] == pytest.approx(1.0)
+    # no schedule beats the lower bound, and the caller cannot know before the last export ends
+    assert result["makespan"] >= result["lower_bound"] * 0.999
+    assert result["makespan"] >= result["last_export_end"] - result["first_submit"]
+    assert result["ratio"] < 1.5
+    assert 0.0 <= result["latency_p50"] <= result["latency_p95"] <= result["latency_max"]
+    assert result["gets_per_server"] >= 1.0
+    assert result["episodes"] > 0 and result["max_history_length"] > 0
+    assert result["host_cpu_seconds"] > 0
+
+    rows = build_rows({"makespan": result})
+    headline = next(r for r in rows if r.metric == "makespan / lower bound")
+    assert headline.target == "<= 1.03" and headline.ok is (result["ratio"] <= 1.03)
+    assert "makespan / lower bound" in table(rows)
