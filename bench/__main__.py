@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +193,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"comma-separated subset of {', '.join(SCENARIO_GROUPS)}",
     )
     parser.add_argument("--jobs", type=int, default=2, help="virtual-clock scenarios at once")
+    parser.add_argument(
+        "--peer-scale",
+        type=float,
+        default=None,
+        help="emulated seconds per real second in the peers scenario (full: 250, quick: 900); "
+        "lower is more faithful to the app's real-time overheads and slower",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON")
     args = parser.parse_args(argv)
     only = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -200,8 +207,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(unknown)}")
     plan = QUICK if args.quick else FULL
+    if args.peer_scale:
+        plan = replace(plan, peer_scale=args.peer_scale)
     real, virtual = jobs_of(plan, only)
 
+    revision = _revision()  # before the run: a commit landing meanwhile is not what was measured
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         runner = Runner(Path(folder))
@@ -228,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\n{key} FAILED:\n{why}")
     document = {
         "plan": {"name": "quick" if args.quick else "full", **asdict(plan)},
-        "revision": _revision(),
+        "revision": revision,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "app_settings": {name: os.environ.get(name) for name in APP_SETTINGS},
         "total_seconds": total,
