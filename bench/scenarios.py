@@ -268,6 +268,15 @@ def _listed_order(fleet: Sequence[ServerSpec]) -> list[ServerSpec]:
     return sorted(fleet, key=lambda s: s.resource_id.lower())
 
 
+def _sdk_environment(emu: Any, ca_bundle: str) -> dict[str, str]:
+    """What the SDK peers need: the emulator's managed identity endpoint and its TLS CA."""
+    return {
+        "IDENTITY_ENDPOINT": emu.token_endpoint,
+        "IDENTITY_HEADER": emu.identity_header,
+        "REQUESTS_CA_BUNDLE": ca_bundle,
+    }
+
+
 def peer_sdk_pool(servers: int, concurrency: int, seed: int, scale: float) -> dict[str, Any]:
     """(b) the official SDK: ``begin_create(...).result()`` in a ``ThreadPoolExecutor``."""
     from bench.emuproc import EmulatorProcess, emulator_config  # noqa: PLC0415
@@ -278,12 +287,7 @@ def peer_sdk_pool(servers: int, concurrency: int, seed: int, scale: float) -> di
     with tls_files() as tls:
         config = emulator_config(fleet, clock, seed=seed, tls_cert=tls.cert, tls_key=tls.key)
         with EmulatorProcess(config, tls.ca) as emu:
-            env = {
-                "IDENTITY_ENDPOINT": emu.token_endpoint,
-                "IDENTITY_HEADER": emu.identity_header,
-                "REQUESTS_CA_BUNDLE": tls.ca,
-            }
-            with environment(env):
+            with environment(_sdk_environment(emu, tls.ca)):
                 started = time.monotonic()
                 calls = sdk_thread_pool(
                     emu.url,
@@ -317,12 +321,7 @@ def peer_sdk_sequential(
     with tls_files() as tls:
         config = emulator_config(fleet, clock, seed=seed, tls_cert=tls.cert, tls_key=tls.key)
         with EmulatorProcess(config, tls.ca) as emu:
-            env = {
-                "IDENTITY_ENDPOINT": emu.token_endpoint,
-                "IDENTITY_HEADER": emu.identity_header,
-                "REQUESTS_CA_BUNDLE": tls.ca,
-            }
-            with environment(env):
+            with environment(_sdk_environment(emu, tls.ca)):
                 started = time.monotonic()
                 calls = sdk_sequential(
                     emu.url,
