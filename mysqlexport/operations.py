@@ -103,6 +103,9 @@ def resolve_servers(payload: Mapping[str, Any], client: ArmClient) -> dict[str, 
     )
     return {
         "servers": unknown + known,
+        # Provisioned storage in GB, in the same order (None when unknown): how the fleet
+        # predicts each export's length when it deals servers to shards.
+        "sizes": [None] * len(unknown) + [sizes[rid.lower()] for rid in known],
         "skipped": skipped,
         "problems": problems,
     }

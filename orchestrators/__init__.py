@@ -7,9 +7,12 @@ of at most its share of ``maxConcurrency`` ``export_server`` sub-orchestrations 
 every history bounded: no single instance records more than one shard's worth of servers.
 """
 
+from orchestrators import replay_speed
 from orchestrators.blueprint import bp
 from orchestrators.fleet import export_fleet
 from orchestrators.server import export_server
 from orchestrators.shard import export_shard
+
+replay_speed.install()
 
 __all__ = ["bp", "export_fleet", "export_server", "export_shard"]

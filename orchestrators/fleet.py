@@ -14,7 +14,8 @@ already counts.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+import heapq
+from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 import azure.durable_functions as df
@@ -32,32 +33,43 @@ from orchestrators.shard import CANCEL_EVENT, canceled_row
 from orchestrators.timeutil import after, iso, utc
 from orchestrators.window import wait_any
 
-DEFAULT_SHARD_SIZE = 500
+DEFAULT_SHARD_SIZE = 100
 RESOLVE_ATTEMPTS = 5
 
 
-def plan_shards(count: int, shard_size: int, concurrency: int) -> list[tuple[list[int], int]]:
-    """Deal ``count`` servers (largest first) to shards: (positions, window) per shard.
+def plan_shards(
+    sizes: Sequence[float | None], shard_size: int, concurrency: int
+) -> list[tuple[list[int], int]]:
+    """Deal servers (largest first) to shards by predicted load: (positions, window) per shard.
 
-    Positions are dealt in snake order (0, 1, ..., k-1, k-1, ..., 0, ...), so every shard gets
-    a like mix of big and small servers and the shards finish at about the same time, each still
-    largest first. No shard holds more than ``shard_size``; every window is at least 1 and the
-    windows add up to ``concurrency`` when there are no more shards than that.
+    ``sizes`` predicts each export's length (provisioned storage; None when unknown, counted as
+    the largest). The windows split ``concurrency`` evenly (each at least 1) and every server
+    goes, largest first, to the shard whose earliest window slot frees first, counting the
+    sizes already dealt to it (a greedy LPT over all shards' slots): the same order a single
+    global window would run them in, so shards finish together and the fixed windows cost
+    little makespan. No shard holds more than ``shard_size``; each keeps largest first.
     """
+    count = len(sizes)
     if count == 0:
         return []
     shards = min(count, max(1, -(-count // max(1, shard_size))))
+    base, extra = divmod(concurrency, shards)
+    windows = [max(1, base + (1 if i < extra else 0)) for i in range(shards)]
+    known = [float(s) for s in sizes if s is not None]
+    unknown_weight = max(known, default=1.0)
+    slots: list[list[float]] = [[0.0] * w for w in windows]
     members: list[list[int]] = [[] for _ in range(shards)]
-    for position in range(count):
-        lap, offset = divmod(position, shards)
-        members[offset if lap % 2 == 0 else shards - 1 - offset].append(position)
-    windows = [max(1, concurrency * len(m) // count) for m in members]
-    spare = concurrency - sum(windows)
-    for i in range(len(windows)):
-        if spare <= 0:
-            break
-        windows[i] += 1
-        spare -= 1
+    # (earliest free slot, servers dealt, shard) for every shard that still has room; ties
+    # go round the shards, so equal sizes are dealt like cards
+    frontier = [(0.0, 0, i) for i in range(shards)]
+    heapq.heapify(frontier)
+    for position, size in enumerate(sizes):
+        _, _, shard = heapq.heappop(frontier)
+        members[shard].append(position)
+        weight = max(0.0, float(size)) if size is not None else unknown_weight
+        heapq.heapreplace(slots[shard], slots[shard][0] + weight)
+        if len(members[shard]) < shard_size:
+            heapq.heappush(frontier, (slots[shard][0], len(members[shard]), shard))
     return list(zip(members, windows, strict=True))
 
 
@@ -124,7 +136,12 @@ def export_fleet(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         "retry": job.get("retry", {}),
         "dryRun": dry_run,
     }
-    plan = plan_shards(len(entries), int(job.get("shardSize") or DEFAULT_SHARD_SIZE), concurrency)
+    sizes = dict(zip(resolution["servers"], resolution.get("sizes") or [], strict=False))
+    plan = plan_shards(
+        [sizes.get(e["id"]) for e in entries],
+        int(job.get("shardSize") or DEFAULT_SHARD_SIZE),
+        concurrency,
+    )
 
     # 2. Probe: the first submissions decide whether the rest are worth sending.
     breaker: dict[str, Any] | None = None

@@ -166,7 +166,7 @@ def _first_submitted(config: SoakConfig) -> list[str]:
     with ArmClient.from_settings() as client:
         resolved = operations.resolve_servers(request_body(config), client)
     servers: list[str] = resolved["servers"]
-    plan = plan_shards(len(servers), config.shard_size, config.max_concurrency)
+    plan = plan_shards(resolved["sizes"], config.shard_size, config.max_concurrency)
     return [servers[i] for i in probe_indices(plan, config.max_concurrency)]
 
 
