@@ -2,7 +2,8 @@
 
 ``export_fleet`` resolves the servers, probes the first few submissions (the circuit breaker),
 and fans the rest out to ``export_shard`` sub-orchestrations; each shard keeps a sliding window
-of at most its share of ``maxConcurrency`` ``export_server`` sub-orchestrations in flight; each
+of at most its share of ``maxConcurrency`` ``export_server`` sub-orchestrations in flight (small
+servers of a narrow window go in ``export_run``s: a few back to back in one slot); each
 ``export_server`` submits, waits on durable timers, polls and reads the final result. Shards keep
 every history bounded: no single instance records more than one shard's worth of servers.
 """
@@ -10,9 +11,10 @@ every history bounded: no single instance records more than one shard's worth of
 from orchestrators import replay_speed
 from orchestrators.blueprint import bp
 from orchestrators.fleet import export_fleet
+from orchestrators.run import export_run
 from orchestrators.server import export_server
 from orchestrators.shard import export_shard
 
 replay_speed.install()
 
-__all__ = ["bp", "export_fleet", "export_server", "export_shard"]
+__all__ = ["bp", "export_fleet", "export_run", "export_server", "export_shard"]

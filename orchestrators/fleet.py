@@ -29,8 +29,8 @@ from mysqlexport.ids import ServerId
 from mysqlexport.redaction import redact_text
 from mysqlexport.rules import RetryPolicy, backoff, fleet_wide_error
 from orchestrators.blueprint import bp
-from orchestrators.shard import CANCEL_EVENT, canceled_row
 from orchestrators.timeutil import after, iso, utc
+from orchestrators.units import CANCEL_EVENT, canceled_row
 from orchestrators.window import wait_any
 
 DEFAULT_SHARD_SIZE = 100
@@ -116,6 +116,8 @@ def export_fleet(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         yield context.create_timer(after(context.current_utc_datetime, backoff(attempt, policy)))
 
     rows: list[report.ServerRow] = list(resolution["skipped"])
+    # each server's provisioned storage (GB): how its export's length is predicted
+    sizes = dict(zip(resolution["servers"], resolution.get("sizes") or [], strict=False))
     entries: list[dict[str, Any]] = []
     for server_id in resolution["servers"]:
         try:
@@ -124,7 +126,7 @@ def export_fleet(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             bad_name = {"code": "InvalidBackupName", "message": err.message}
             rows.append(report.server_row(server_id, report.FAILED, error=bad_name))
             continue
-        entries.append({"id": server_id, "backupName": name})
+        entries.append({"id": server_id, "backupName": name, "size": sizes.get(server_id)})
 
     common = {
         "runId": run_id,
@@ -136,9 +138,8 @@ def export_fleet(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         "retry": job.get("retry", {}),
         "dryRun": dry_run,
     }
-    sizes = dict(zip(resolution["servers"], resolution.get("sizes") or [], strict=False))
     plan = plan_shards(
-        [sizes.get(e["id"]) for e in entries],
+        [e["size"] for e in entries],
         int(job.get("shardSize") or DEFAULT_SHARD_SIZE),
         concurrency,
     )
@@ -228,6 +229,7 @@ def export_fleet(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
                 "servers": [entries[p] for p in positions],
                 "concurrency": window,
                 "common": common,
+                "index": index,
             }
             if canceled:
                 shard_input["canceled"] = True

@@ -16,14 +16,13 @@ from azure.durable_functions.models.Task import TaskState
 
 from mysqlexport import function_names as names
 from mysqlexport import report
-from mysqlexport.durable_ids import server_instance_id
-from mysqlexport.ids import ServerId
-from mysqlexport.redaction import redact_text
+from mysqlexport.durable_ids import run_instance_id
 from orchestrators.blueprint import bp
-from orchestrators.timeutil import after, iso
+from orchestrators.run import plan_units, server_row
+from orchestrators.units import CANCEL_EVENT, canceled_row, server_call
 from orchestrators.window import wait_any
 
-CANCEL_EVENT = "cancel"
+__all__ = ["CANCEL_EVENT", "canceled_row", "dry_run_row", "export_shard"]
 
 
 def dry_run_row(
@@ -62,16 +61,6 @@ def dry_run_row(
     )
 
 
-def canceled_row(entry: Mapping[str, Any]) -> report.ServerRow:
-    """The row of a server the run never submitted because it was canceled."""
-    return report.server_row(
-        entry["id"],
-        report.CANCELED,
-        backup_name=entry["backupName"],
-        error={"code": "RunCanceled", "message": "the run was canceled before this server started"},
-    )
-
-
 def _progress(total: int, tally: report.Tally, running: int, canceling: bool) -> dict[str, Any]:
     summary: dict[str, Any] = tally.as_dict()
     summary.update(total=total, running=running, pending=total - tally.total - running)
@@ -88,46 +77,47 @@ def export_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     common: dict[str, Any] = job["common"]
     window = max(1, int(job["concurrency"]))
     dry_run = bool(common.get("dryRun"))
+    units = (
+        [[i] for i in range(len(entries))]
+        if dry_run
+        else plan_units([e.get("size") for e in entries], window)
+    )
     rows: list[report.ServerRow] = []
     tally = report.Tally()
-    inflight: list[tuple[Any, dict[str, Any]]] = []
+    inflight: list[tuple[Any, list[int]]] = []
     cancel = context.wait_for_external_event(CANCEL_EVENT)
     canceled = bool(job.get("canceled"))
-    next_index = 0
+    next_unit = 0
 
-    while next_index < len(entries) or inflight:
+    while next_unit < len(units) or inflight:
         started = False
         while (
-            next_index < len(entries)
+            next_unit < len(units)
             and len(inflight) < window
-            and (not canceled or "firstOutcome" in entries[next_index])
+            and (not canceled or any("firstOutcome" in entries[p] for p in units[next_unit]))
         ):
-            entry = entries[next_index]
-            next_index += 1
+            unit = units[next_unit]
+            next_unit += 1
             if dry_run:
-                task = context.call_activity(names.VALIDATE_SERVER, {"id": entry["id"]})
+                task = context.call_activity(names.VALIDATE_SERVER, {"id": entries[unit[0]]["id"]})
+            elif len(unit) == 1:
+                call = server_call(context, common, entries[unit[0]])
+                task = context.call_sub_orchestrator(*call)
             else:
-                deadline = after(context.current_utc_datetime, 60 * common["deadlineMinutes"])
                 task = context.call_sub_orchestrator(
-                    names.EXPORT_SERVER,
-                    {
-                        **{
-                            k: common[k]
-                            for k in ("runId", "sealedTarget", "backupFormat", "poll", "retry")
-                        },
-                        **entry,
-                        "deadline": iso(deadline),
-                    },
-                    server_instance_id(common["runId"], ServerId.parse(entry["id"]).key),
+                    names.EXPORT_RUN,
+                    {"servers": [entries[p] for p in unit], "common": common},
+                    run_instance_id(common["runId"], int(job.get("index", 0)), next_unit - 1),
                 )
-            inflight.append((task, entry))
+            inflight.append((task, unit))
             started = True
         if canceled:
             # Probed servers were already submitted (they head the window); the rest never are.
-            for entry in entries[next_index:]:
-                rows.append(canceled_row(entry))
-                tally.add(rows[-1])
-            next_index = len(entries)
+            for unit in units[next_unit:]:
+                for p in unit:
+                    rows.append(canceled_row(entries[p]))
+                    tally.add(rows[-1])
+            next_unit = len(units)
         context.set_custom_status(_progress(len(entries), tally, len(inflight), canceled))
         if not inflight:
             break
@@ -142,22 +132,24 @@ def export_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             canceled = True
             continue
         index = next(i for i, (task, _) in enumerate(inflight) if task is winner)
-        _, entry = inflight.pop(index)
-        rows.append(_row_of(winner, entry, dry_run, int(common.get("sasCount", 1))))
-        tally.add(rows[-1])
+        _, unit = inflight.pop(index)
+        for row in _rows_of(winner, [entries[p] for p in unit], dry_run, common):
+            rows.append(row)
+            tally.add(row)
     context.set_custom_status(_progress(len(entries), tally, 0, canceled))
     return rows
 
 
-def _row_of(task: Any, entry: Mapping[str, Any], dry_run: bool, sas_count: int) -> report.ServerRow:
-    """The row a finished task stands for; a crashed child still yields exactly one row."""
-    if task.state is TaskState.FAILED:
-        return report.server_row(
-            entry["id"],
-            report.FAILED,
-            backup_name=entry["backupName"],
-            error={"code": "OrchestrationFailed", "message": redact_text(str(task.result))[:2000]},
-        )
+def _rows_of(
+    task: Any, unit: list[dict[str, Any]], dry_run: bool, common: Mapping[str, Any]
+) -> list[report.ServerRow]:
+    """The rows a finished unit stands for; a crashed one still yields one row per server."""
     if dry_run:
-        return dry_run_row(entry, task.result, sas_count)
-    return task.result
+        if task.state is TaskState.FAILED:
+            return [server_row(task, unit[0])]
+        return [dry_run_row(unit[0], task.result, int(common.get("sasCount", 1)))]
+    if len(unit) == 1:
+        return [server_row(task, unit[0])]
+    if task.state is TaskState.FAILED:
+        return [server_row(task, entry) for entry in unit]
+    return list(task.result)

@@ -20,7 +20,7 @@ from typing import Any
 
 from devhost import Store
 from devhost.store import Instance
-from mysqlexport.durable_ids import server_prefix, shard_prefix
+from mysqlexport.durable_ids import run_prefix, server_prefix, shard_prefix
 from soak.harness import SoakConfig
 
 #: A small soak with every fault, so every path shows up in a few short histories.
@@ -36,8 +36,9 @@ RECORDING = SoakConfig(
     forbidden_fraction=0.1,
     activity_crash=0.05,
     restarts=2,
-    max_concurrency=6,
-    shard_size=10,
+    # one slot over 24 servers: a window that narrow groups its small servers into runs
+    max_concurrency=1,
+    shard_size=24,
     long_exports=1,
     timeout_seconds=120.0,
 )
@@ -123,6 +124,14 @@ def record(store: Store, run_id: str, folder: Path, config: SoakConfig) -> list[
         raise ValueError(f"run {run_id} has no fleet or shard 0 in the store")
     chosen.append(("export_fleet", fleet, "the run: resolve, probe, shards, report"))
     chosen.append(("export_shard", shard, "a sliding window over one shard"))
+    runs = [
+        found
+        for found in (store.get(i.instance_id) for i in store.query(prefix=run_prefix(run_id)))
+        if found is not None and found.status.value == "Completed"
+    ]
+    if runs:
+        runs.sort(key=lambda i: i.instance_id)
+        chosen.append(("export_run", runs[0], "small servers exported back to back in one slot"))
     servers = [
         found
         for found in (store.get(i.instance_id) for i in store.query(prefix=server_prefix(run_id)))

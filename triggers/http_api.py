@@ -18,7 +18,13 @@ import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
 from mysqlexport import report
-from mysqlexport.durable_ids import new_run_id, server_prefix, shard_instance_id, shard_prefix
+from mysqlexport.durable_ids import (
+    new_run_id,
+    run_prefix,
+    server_prefix,
+    shard_instance_id,
+    shard_prefix,
+)
 from mysqlexport.errors import ExportError, SettingsError
 from mysqlexport.jobs import FLEET_ORCHESTRATOR, fleet_job, retry_job
 from mysqlexport.request import MAX_BODY_BYTES, RequestInvalid, parse_request
@@ -156,6 +162,11 @@ async def cancel_export(
     targets = [run_id]
     custom = status.custom_status if isinstance(status.custom_status, dict) else {}
     targets += [shard_instance_id(run_id, i) for i in range(int(custom.get("shards", 0)))]
+    # runs (a few small servers back to back in one slot) stop after their export in flight
+    running_runs = await client.get_status_by(
+        instance_id_prefix=run_prefix(run_id), runtime_status=list(RUNNING)
+    )
+    targets += [r.instance_id for r in running_runs or [] if r.instance_id]
     for instance in targets:
         try:
             await client.raise_event(instance, "cancel", {"requested": True})

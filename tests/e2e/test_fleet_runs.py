@@ -361,3 +361,44 @@ def test_window_refills_when_any_export_ends_not_only_the_newest(make_stack: Sta
     # c ends first and d takes its place; then b ends (5 min before d) and e must start at once,
     # give or take the poll that notices b's end.
     assert exports["e"].submitted_at - exports["b"].ends_at < 240
+
+
+def test_narrow_windows_export_small_servers_in_runs(make_stack: StackFactory) -> None:
+    """80 like servers through 2 slots: after the heads, runs of 4 (each within a tenth of a
+    slot's load) go back to back; the window still never holds more than 2 exports."""
+    fleet = tuple(ServerSpec(SUB, "rg", f"r{i:02d}", export_seconds=120) for i in range(80))
+    stack = make_stack(settings={"SHARD_SIZE": "100"}, fleet=fleet)
+    report = stack.run(discover_body(maxConcurrency=2))
+    assert report["summary"]["succeeded"] == 80
+    assert sorted(rows_by_name(report)) == sorted(s.name for s in fleet)
+    assert stack.emu.counters().peak_exports_running == 2
+    assert stack.emu.counters().requests[Kind.BACKUP_AND_EXPORT.value] == 80
+    run_id = report["runId"]
+    runs = stack.host.store.query(prefix=f"{run_id}:run:")
+    assert len(runs) == (80 - 2) // 4 + 1  # 2 heads alone, then runs of 4 (the last of 2)
+    shard = stack.host.store.get(f"{run_id}:shard:0000")
+    assert shard is not None
+    # the shard holds 21 units, not 80 servers: about 8 events per unit
+    assert len(shard.history) < 8 * 25
+
+
+def test_cancel_stops_runs_after_their_export_in_flight(make_stack: StackFactory) -> None:
+    # one slot: the largest server (a short export) alone, then runs of 4 four-hour exports
+    head = ServerSpec(SUB, "rg", "q-head", export_seconds=60, datasource_size_bytes=100 * 2**30)
+    rest = tuple(ServerSpec(SUB, "rg", f"q{i:02d}", export_seconds=4 * 3600) for i in range(39))
+    stack = make_stack(settings={"SHARD_SIZE": "100"}, fleet=(head, *rest))
+    started = stack.start(discover_body(maxConcurrency=1))
+    run_id = started.json()["id"]
+    for _ in range(1000):  # the head ended and the first run submitted its first export
+        if stack.emu.counters().requests.get(Kind.BACKUP_AND_EXPORT.value, 0) >= 2:
+            break
+        time.sleep(0.01)
+    with stack.host.hold_clock():
+        assert stack.host.store.query(prefix=f"{run_id}:run:")
+        canceled = stack.api("POST", f"exports/{run_id}/cancel")
+        assert canceled.status_code == 202
+    final = stack.follow(started.headers["Location"])["output"]
+    states = [r["status"] for r in final["servers"]]
+    # the head and the run's first export, followed to the end; nothing submitted after
+    assert stack.emu.counters().requests[Kind.BACKUP_AND_EXPORT.value] == 2
+    assert states.count("Succeeded") == 2 and states.count("Canceled") == 38

@@ -16,6 +16,7 @@ from mysqlexport.rules import (
     submit_retry_delay,
 )
 from orchestrators.fleet import plan_shards, probe_indices
+from orchestrators.run import plan_units
 
 POLICY = RetryPolicy(
     transient_attempts=3,
@@ -179,3 +180,26 @@ def test_summary_counts_every_state_and_bytes_of_successes() -> None:
     }
     with pytest.raises(ValueError):
         report.server_row("g", "Done")
+
+
+def test_units_group_small_servers_of_a_narrow_window_into_runs() -> None:
+    # like sizes, 2 slots over 80 servers: a slot's load is 40 servers, a run at most 4
+    units = plan_units([1.0] * 80, 2)
+    assert units[:2] == [[0], [1]]  # the heads of the window go alone
+    assert all(len(u) == 4 for u in units[2:-1]) and units[-1] == [78, 79]
+    assert [p for u in units for p in u] == list(range(80))  # every server once, in order
+    # a wide window (few servers per slot) keeps every server alone
+    assert plan_units([1.0] * 80, 20) == [[i] for i in range(80)]
+
+
+def test_runs_stay_within_a_tenth_of_a_slot_and_big_servers_alone() -> None:
+    sizes: list[float | None] = [500.0, 400.0, 300.0, 60.0, 30.0, 20.0, 10.0, 10.0, 5.0, 5.0]
+    total = sum(s for s in sizes if s is not None)
+    units = plan_units(sizes, 1)
+    assert units[0] == [0]
+    for unit in units:
+        if len(unit) > 1:
+            assert sum(sizes[p] or 0.0 for p in unit) <= total / 10
+    assert [1] in units and [2] in units  # larger than a tenth: alone
+    # unknown sizes count as the largest: never grouped
+    assert plan_units([None, None, None, None], 1) == [[0], [1], [2], [3]]
