@@ -11,7 +11,6 @@ history stays bounded however long the export, or the export it waits for, runs.
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping
-from datetime import datetime
 from typing import Any
 
 import azure.durable_functions as df
@@ -63,15 +62,6 @@ def _from_result(
         data_transferred=result.get("data_transferred_bytes", state.get("transferred")),
         error=None if succeeded else (error or result.get("error") or {"code": "ExportFailed"}),
     )
-
-
-def _progress_origin(state: Mapping[str, Any]) -> datetime:
-    """Where the progress so far started: the export's own startTime as ARM reports it (a
-    queued export makes no progress before it), else when it was submitted."""
-    try:
-        return parse(str(state["startTime"]))
-    except (KeyError, TypeError, ValueError):
-        return parse(state["submittedAt"])
 
 
 def _activity_crash(err: Exception) -> dict[str, Any]:
@@ -197,7 +187,7 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
                 retry_after = answer.get("retryAfter")
             else:  # completed or failed: the Location URL answered with the final result
                 return _from_result(job, state, answer.get("result"), answer.get("error"))
-            elapsed = (now - _progress_origin(state)).total_seconds()
+            elapsed = (now - parse(state["submittedAt"])).total_seconds()
             delay = lro.next_poll_delay(
                 retry_after, state.get("percent"), max(0.0, elapsed), poll_policy
             )
