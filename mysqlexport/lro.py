@@ -101,6 +101,30 @@ class PollPolicy:
     min_seconds: float = 5.0
 
 
+#: The poll meant to see the end comes after the estimated end by END_MARGIN_SHARE of the time
+#: left plus END_MARGIN_STEPS of a Retry-After: early enough to add little latency, late enough
+#: that a small error in the estimate does not cost a whole Retry-After.
+END_MARGIN_SHARE: Final = 0.05
+END_MARGIN_STEPS: Final = 0.05
+
+
+@dataclass(frozen=True)
+class ByteProgress:
+    """Bytes moved between two polls: a far finer measure of progress than whole percents."""
+
+    size: int  # datasourceSizeInBytes
+    transferred: int  # dataTransferredInBytes now
+    previous: int  # dataTransferredInBytes at the previous sample (0 at submission)
+    interval: float  # seconds between the two samples
+
+    def remaining(self) -> float | None:
+        """Seconds left at the rate between the two samples, or ``None`` if it cannot tell."""
+        moved = self.transferred - self.previous
+        if self.size <= 0 or self.interval <= 0.0 or moved <= 0 or self.transferred >= self.size:
+            return None
+        return (self.size - self.transferred) * self.interval / moved
+
+
 def estimate_remaining(
     percent_complete: float | None, elapsed_seconds: float | None
 ) -> float | None:
@@ -128,6 +152,7 @@ def next_poll_delay(
     percent_complete: float | None,
     elapsed_seconds: float | None,
     policy: PollPolicy,
+    progress: ByteProgress | None = None,
 ) -> float:
     """How long to wait before the next poll.
 
@@ -139,8 +164,28 @@ def next_poll_delay(
     so far: the waits at most double, and the same doubling applies while progress stays at 0.
     A wait we choose is capped at ``policy.max_seconds``; the server's ``Retry-After`` is always
     the least we wait (polling sooner only earns another).
+
+    With bytes moved between two samples (``progress``) the end is known far more precisely
+    than from whole percents, so the polls home in on it: first to one ``Retry-After`` before
+    the estimated end, then to just after it (``END_MARGIN_*``), so the export's end is seen
+    within a fraction of a ``Retry-After`` instead of within one, for about one more poll.
     """
     floor = max(retry_after, 0.0) if retry_after is not None else None
+    precise = progress.remaining() if progress is not None else None
+    if precise is not None:
+        step = floor if floor is not None else policy.min_seconds
+        if progress is not None and progress.previous <= 0:
+            # the bytes began to move somewhere in the interval (after a Pending phase, say):
+            # the rate is unknown, so take a clean sample one Retry-After from now
+            wait = step
+        elif precise > 2.0 * step:
+            wait = precise - step  # one Retry-After before the end
+            if elapsed_seconds:
+                wait = min(wait, elapsed_seconds)
+        else:
+            wait = precise * (1.0 + END_MARGIN_SHARE) + step * END_MARGIN_STEPS
+        wait = min(wait, policy.max_seconds)
+        return max(wait, floor) if floor is not None else max(wait, policy.min_seconds)
     remaining = estimate_remaining(percent_complete, elapsed_seconds)
     if remaining is None:
         wait = floor if floor is not None else policy.default_seconds

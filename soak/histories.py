@@ -25,7 +25,7 @@ from soak.harness import SoakConfig
 
 #: A small soak with every fault, so every path shows up in a few short histories.
 RECORDING = SoakConfig(
-    servers=24,
+    servers=48,
     seed=7,
     error_500=0.04,
     error_503=0.04,
@@ -36,9 +36,9 @@ RECORDING = SoakConfig(
     forbidden_fraction=0.1,
     activity_crash=0.05,
     restarts=2,
-    # one slot over 24 servers: a window that narrow groups its small servers into runs
-    max_concurrency=1,
-    shard_size=24,
+    # two slots over 48 servers: a window that narrow groups its small servers into runs
+    max_concurrency=2,
+    shard_size=48,
     long_exports=1,
     timeout_seconds=120.0,
 )

@@ -111,3 +111,51 @@ def test_estimate_polling_sees_the_end_within_one_retry_after_with_few_polls(
     assert now - end <= retry_after + 1e-9
     # one poll per max_seconds, plus a twentieth of polling on every Retry-After, plus a few
     assert polls <= end / POLICY.max_seconds + 0.05 * end / retry_after + 10
+
+
+@pytest.mark.parametrize(
+    ("progress", "elapsed", "expected"),
+    [
+        # 1000 bytes in 100 s, 1000 left: home in to one Retry-After before the end ...
+        (lro.ByteProgress(3000, 2000, 1000, 100.0), 500.0, 90.0),
+        # ... but an early estimate may at most double the time so far
+        (lro.ByteProgress(3000, 2000, 1000, 100.0), 50.0, 50.0),
+        # 20 s left (within two Retry-Afters): just after the end, 5 % + 0.5 s late
+        (lro.ByteProgress(2000, 1800, 800, 100.0), 500.0, 20.0 * 1.05 + 0.5),  # 0.05 x 10 s
+        # 2 s left: Retry-After still comes first
+        (lro.ByteProgress(2000, 1980, 1000, 100.0), 500.0, 10.0),
+        # the bytes began to move since the last sample: a clean sample one Retry-After on
+        (lro.ByteProgress(2000, 1000, 0, 100.0), 500.0, 10.0),
+        # nothing moved since the last sample, or no sizes: the percent rule (Retry-After)
+        (lro.ByteProgress(2000, 1000, 1000, 100.0), 500.0, 10.0),
+        (lro.ByteProgress(0, 0, 0, 100.0), 500.0, 10.0),
+    ],
+)
+def test_byte_progress_homes_in_on_the_end(
+    progress: lro.ByteProgress, elapsed: float, expected: float
+) -> None:
+    delay = lro.next_poll_delay(10.0, None, elapsed, POLICY, progress)
+    assert delay == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("duration", [30.0, 170.0, 1200.0, 3 * 3600.0, 9 * 3600.0])
+@pytest.mark.parametrize("pending", [0.0, 5.0, 120.0])
+def test_byte_progress_sees_the_end_about_a_second_late(duration: float, pending: float) -> None:
+    """The same linear export, reporting bytes: the poll that sees the end comes within about a
+    second of it (not within a Retry-After), for about as few polls."""
+    retry_after, size = 10.0, 50 * 2**30
+    end = pending + duration
+    now = lro.next_poll_delay(retry_after, None, None, POLICY)
+    polls, sampled_at, sampled = 1, 0.0, 0
+    while now < end:
+        moved = int(size * max(0.0, now - pending) / duration)
+        progress = lro.ByteProgress(size, moved, sampled, now - sampled_at)
+        sampled_at, sampled = now, moved
+        percent = float(int(100 * moved / size))
+        now += lro.next_poll_delay(retry_after, percent, now, POLICY, progress)
+        polls += 1
+    late = now - end
+    if duration > 2 * retry_after + pending:
+        assert late <= 1.5
+    assert late <= retry_after + 1e-9
+    assert polls <= end / POLICY.max_seconds + 0.05 * end / retry_after + 12
