@@ -114,7 +114,7 @@ class ByteProgress:
 
     size: int  # datasourceSizeInBytes
     transferred: int  # dataTransferredInBytes now
-    previous: int  # dataTransferredInBytes at the previous sample (0 at submission)
+    previous: int  # dataTransferredInBytes at an earlier sample (0: none had bytes yet)
     interval: float  # seconds between the two samples
 
     def remaining(self) -> float | None:
@@ -152,7 +152,9 @@ def next_poll_delay(
     percent_complete: float | None,
     elapsed_seconds: float | None,
     policy: PollPolicy,
+    *,
     progress: ByteProgress | None = None,
+    lag: float = 0.0,
 ) -> float:
     """How long to wait before the next poll.
 
@@ -169,14 +171,16 @@ def next_poll_delay(
     than from whole percents, so the polls home in on it: first to one ``Retry-After`` before
     the estimated end, then to just after it (``END_MARGIN_*``), so the export's end is seen
     within a fraction of a ``Retry-After`` instead of within one, for about one more poll.
+    ``lag`` is how long ago the bytes were read (the estimate counts from then).
     """
     floor = max(retry_after, 0.0) if retry_after is not None else None
     precise = progress.remaining() if progress is not None else None
     if precise is not None:
         step = floor if floor is not None else policy.min_seconds
         if progress is not None and progress.previous <= 0:
-            # the bytes began to move somewhere in the interval (after a Pending phase, say):
-            # the rate is unknown, so take a clean sample one Retry-After from now
+            # the bytes began to move somewhere since the submission (after a Pending phase,
+            # say): the rate is unknown, so this sample starts the baseline and the next comes
+            # one Retry-After from now
             wait = step
         elif precise > 2.0 * step:
             wait = precise - step  # one Retry-After before the end
@@ -184,7 +188,7 @@ def next_poll_delay(
                 wait = min(wait, elapsed_seconds)
         else:
             wait = precise * (1.0 + END_MARGIN_SHARE) + step * END_MARGIN_STEPS
-        wait = min(wait, policy.max_seconds)
+        wait = min(wait - max(0.0, lag), policy.max_seconds)
         return max(wait, floor) if floor is not None else max(wait, policy.min_seconds)
     remaining = estimate_remaining(percent_complete, elapsed_seconds)
     if remaining is None:

@@ -68,14 +68,18 @@ def _from_result(
 def _byte_progress(
     state: dict[str, Any], answer: Mapping[str, Any], now: datetime
 ) -> lro.ByteProgress | None:
-    """Bytes moved since the previous sample (the submission, at first); records this sample."""
+    """Bytes moved since the first sample that showed any (a long baseline: the rate is steady
+    and the lag of one poll barely shows in it); that first sample is recorded here."""
     size, moved = answer.get("datasource_size_bytes"), answer.get("data_transferred_bytes")
     if not isinstance(size, int) or not isinstance(moved, int):
         return None
-    previous_at = parse(state.get("sampledAt") or state["submittedAt"])
-    previous = int(state.get("sampledBytes") or 0)
-    state["sampledAt"], state["sampledBytes"] = iso(now), moved
-    return lro.ByteProgress(size, moved, previous, (now - previous_at).total_seconds())
+    if state.get("anchorAt") is None:
+        if moved > 0:
+            state["anchorAt"], state["anchorBytes"] = iso(now), moved
+        since = (now - parse(state["submittedAt"])).total_seconds()
+        return lro.ByteProgress(size, moved, 0, since)  # no rate yet: a clean sample next
+    since = (now - parse(state["anchorAt"])).total_seconds()
+    return lro.ByteProgress(size, moved, int(state["anchorBytes"]), since)
 
 
 def _activity_crash(err: Exception) -> dict[str, Any]:
@@ -179,7 +183,9 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
             state["pollStreak"] = None
             progress = None
             if answer["kind"] == "status":
-                progress = _byte_progress(state, answer, now)
+                # the bytes were read somewhere between the poll's timer and this answer
+                polled = now + (utc(context.current_utc_datetime) - now) / 2
+                progress = _byte_progress(state, answer, polled)
                 state["percent"] = answer.get("percent_complete")
                 state["size"] = answer.get("datasource_size_bytes") or state.get("size")
                 state["transferred"] = answer.get("data_transferred_bytes")
@@ -205,7 +211,12 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
                 return _from_result(job, state, answer.get("result"), answer.get("error"))
             elapsed = (now - parse(state["submittedAt"])).total_seconds()
             delay = lro.next_poll_delay(
-                retry_after, state.get("percent"), max(0.0, elapsed), poll_policy, progress
+                retry_after,
+                state.get("percent"),
+                max(0.0, elapsed),
+                poll_policy,
+                progress=progress,
+                lag=(utc(context.current_utc_datetime) - now).total_seconds() / 2,
             )
         if steps_here >= CONTINUE_AS_NEW_POLLS:
             state["nextDelay"] = delay

@@ -134,7 +134,7 @@ def test_estimate_polling_sees_the_end_within_one_retry_after_with_few_polls(
 def test_byte_progress_homes_in_on_the_end(
     progress: lro.ByteProgress, elapsed: float, expected: float
 ) -> None:
-    delay = lro.next_poll_delay(10.0, None, elapsed, POLICY, progress)
+    delay = lro.next_poll_delay(10.0, None, elapsed, POLICY, progress=progress)
     assert delay == pytest.approx(expected)
 
 
@@ -152,10 +152,19 @@ def test_byte_progress_sees_the_end_about_a_second_late(duration: float, pending
         progress = lro.ByteProgress(size, moved, sampled, now - sampled_at)
         sampled_at, sampled = now, moved
         percent = float(int(100 * moved / size))
-        now += lro.next_poll_delay(retry_after, percent, now, POLICY, progress)
+        now += lro.next_poll_delay(retry_after, percent, now, POLICY, progress=progress)
         polls += 1
     late = now - end
     if duration > 2 * retry_after + pending:
         assert late <= 1.5
     assert late <= retry_after + 1e-9
     assert polls <= end / POLICY.max_seconds + 0.05 * end / retry_after + 12
+
+
+def test_the_end_counts_from_when_the_bytes_were_read() -> None:
+    progress = lro.ByteProgress(2000, 1800, 800, 100.0)  # 20 s left when read, 4 s ago
+    assert lro.next_poll_delay(10.0, None, 500.0, POLICY, progress=progress, lag=4.0) == (
+        pytest.approx(20.0 * 1.05 + 0.5 - 4.0)
+    )
+    # Retry-After still holds
+    assert lro.next_poll_delay(10.0, None, 500.0, POLICY, progress=progress, lag=15.0) == 10.0
