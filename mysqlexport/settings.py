@@ -59,7 +59,7 @@ class Settings:
     get_retries: int = 2
     max_concurrency: int = 20
     deadline_minutes: int = 720
-    shard_size: int = 100
+    shard_size: int = 500
 
     @property
     def arm_origin(self) -> tuple[str, str, int]:
@@ -97,7 +97,7 @@ class Settings:
             ("ARM_GET_RETRIES", 2.0, 0.0, 10.0),
             ("MAX_CONCURRENCY", 20.0, 1.0, 1000.0),
             ("DEADLINE_MINUTES", 720.0, 1.0, 10080.0),
-            ("SHARD_SIZE", 100.0, 10.0, 5000.0),
+            ("SHARD_SIZE", 500.0, 10.0, 5000.0),
         ):
             raw = env.get(name)
             if raw is None or raw.strip() == "":

@@ -33,7 +33,7 @@ from orchestrators.timeutil import after, iso, utc
 from orchestrators.units import CANCEL_EVENT, canceled_row
 from orchestrators.window import wait_any
 
-DEFAULT_SHARD_SIZE = 100
+DEFAULT_SHARD_SIZE = 500
 RESOLVE_ATTEMPTS = 5
 
 
