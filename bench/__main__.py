@@ -78,7 +78,9 @@ class Job:
 
 
 def jobs_of(plan: Plan, only: Sequence[str]) -> tuple[list[Job], list[Job]]:
-    """(real-time jobs, virtual-clock jobs) of ``plan``, heaviest virtual jobs first."""
+    """(real-time jobs, virtual-clock jobs) of ``plan``; the virtual jobs in the order that
+    packs two workers best by the last full run (throttling 200 s, cost at 10,000 and 5,000
+    155 s each, makespan 110 s, cost at 1,000 25 s)."""
     real: list[Job] = []
     virtual: list[Job] = []
     if "peers" in only:
@@ -93,18 +95,20 @@ def jobs_of(plan: Plan, only: Sequence[str]) -> tuple[list[Job], list[Job]]:
                 {**common, "budget_seconds": plan.sequential_budget},
             )
         )
-    if "cost" in only:
-        for size in sorted(plan.cost_sizes, reverse=True):
-            arguments = {"servers": size, "concurrency": plan.cost_concurrency, "seed": plan.seed}
-            virtual.append(Job(f"cost-{size}", "cost", arguments))
     if "throttling" in only:
         servers, concurrency = plan.throttling
         arguments = {"servers": servers, "concurrency": concurrency, "seed": plan.seed}
         virtual.append(Job("throttling", "throttling", arguments))
+    if "cost" in only:
+        for size in sorted(plan.cost_sizes, reverse=True):
+            arguments = {"servers": size, "concurrency": plan.cost_concurrency, "seed": plan.seed}
+            virtual.append(Job(f"cost-{size}", "cost", arguments))
     if "makespan" in only:
         servers, concurrency = plan.makespan
         arguments = {"servers": servers, "concurrency": concurrency, "seed": plan.seed}
-        virtual.append(Job("makespan", "makespan", arguments))
+        virtual.insert(
+            len(virtual) - (1 if "cost" in only else 0), Job("makespan", "makespan", arguments)
+        )
     return real, virtual
 
 

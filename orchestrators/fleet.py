@@ -34,6 +34,11 @@ from orchestrators.units import CANCEL_EVENT, canceled_row
 from orchestrators.window import wait_any
 
 DEFAULT_SHARD_SIZE = 500
+#: A shard whose window has this many slots ends about as evenly as one global window would;
+#: when the concurrency allows that many slots to more shards than ``shard_size`` requires, the
+#: fleet uses them (smaller shards replay shorter histories), down to MIN_SHARD_SIZE servers.
+WIDE_WINDOW = 25
+MIN_SHARD_SIZE = 100
 RESOLVE_ATTEMPTS = 5
 
 
@@ -47,12 +52,16 @@ def plan_shards(
     goes, largest first, to the shard whose earliest window slot frees first, counting the
     sizes already dealt to it (a greedy LPT over all shards' slots): the same order a single
     global window would run them in, so shards finish together and the fixed windows cost
-    little makespan. No shard holds more than ``shard_size``; each keeps largest first.
+    little makespan. No shard holds more than ``shard_size``; each keeps largest first. When
+    every shard can still have ``WIDE_WINDOW`` slots, the fleet is split further (shards of at
+    least ``MIN_SHARD_SIZE``): as even, and cheaper to replay.
     """
     count = len(sizes)
     if count == 0:
         return []
-    shards = min(count, max(1, -(-count // max(1, shard_size))))
+    needed = -(-count // max(1, shard_size))
+    affordable = min(concurrency // WIDE_WINDOW, -(-count // MIN_SHARD_SIZE))
+    shards = min(count, max(1, needed, affordable))
     base, extra = divmod(concurrency, shards)
     windows = [max(1, base + (1 if i < extra else 0)) for i in range(shards)]
     known = [float(s) for s in sizes if s is not None]

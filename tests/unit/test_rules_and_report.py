@@ -155,6 +155,15 @@ def test_unknown_sizes_count_as_the_largest_and_equal_sizes_go_round() -> None:
     assert plan[0] == ([0, 10, 20, 30, 40, 50, 60, 70, 80, 90], 2)
 
 
+def test_wide_concurrency_splits_the_fleet_into_more_shards_of_wide_windows() -> None:
+    plan = plan_shards([1.0] * 1000, 500, 200)  # 8 windows of 25 fit: 8 shards of 125
+    assert [len(p) for p, _ in plan] == [125] * 8 and [w for _, w in plan] == [25] * 8
+    plan = plan_shards([1.0] * 1000, 500, 20)  # 20 slots: the size alone decides
+    assert [len(p) for p, _ in plan] == [500, 500] and [w for _, w in plan] == [10, 10]
+    plan = plan_shards([1.0] * 150, 500, 200)  # never below 100 a shard
+    assert len(plan) == 2
+
+
 def test_probe_takes_the_heads_of_the_first_windows() -> None:
     plan = plan_shards([1.0] * 100, 10, 20)  # 10 shards, window 2 each
     assert probe_indices(plan, 5) == [0, 10, 1, 11, 2]
