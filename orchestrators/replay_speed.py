@@ -38,24 +38,24 @@ def fast_parse(fallback: Callable[[str], datetime]) -> Callable[..., datetime]:
     return parse
 
 
+def _sdk_module() -> Any:
+    """The SDK module whose ``dt_parse`` parses history timestamps, or None without it."""
+    try:
+        return importlib.import_module(_MODULE)
+    except ImportError:
+        return None
+
+
 def install() -> bool:
     """Point the SDK's history-event parser at ``fast_parse``; True when it is in place."""
-    try:
-        module = importlib.import_module(_MODULE)
-    except ImportError:
-        return False
-    current = getattr(module, "dt_parse", None)
+    current = getattr(_sdk_module(), "dt_parse", None)
     if current is None or not callable(current):
         return False
     if getattr(current, "fallback", None) is None:
-        module.dt_parse = fast_parse(current)  # type: ignore[attr-defined]
+        _sdk_module().dt_parse = fast_parse(current)
     return True
 
 
 def installed() -> bool:
     """True when the SDK's history events are parsed by ``fast_parse``."""
-    try:
-        module = importlib.import_module(_MODULE)
-    except ImportError:
-        return False
-    return getattr(getattr(module, "dt_parse", None), "fallback", None) is not None
+    return getattr(getattr(_sdk_module(), "dt_parse", None), "fallback", None) is not None
