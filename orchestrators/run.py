@@ -36,7 +36,8 @@ def plan_units(sizes: Sequence[float | None], window: int) -> list[list[int]]:
     The first ``window`` servers (the largest, and the probed ones) are units of their own;
     after them consecutive servers form runs of at most ``RUN_MAX_SERVERS`` whose predicted
     total stays within 1/``RUN_SHARE`` of one slot's share of the shard (a server that alone is
-    larger stays alone). Unknown sizes count as the largest.
+    larger stays alone). A server of unknown size (named explicitly, not discovered) counts as
+    the largest and always goes alone: nothing says it is small.
     """
     count = len(sizes)
     known = [float(s) for s in sizes if s is not None]
@@ -48,6 +49,12 @@ def plan_units(sizes: Sequence[float | None], window: int) -> list[list[int]]:
     current: list[int] = []
     load = 0.0
     for i in range(min(window, count), count):
+        if sizes[i] is None:
+            if current:
+                units.append(current)
+                current, load = [], 0.0
+            units.append([i])
+            continue
         if current and (len(current) >= RUN_MAX_SERVERS or load + weights[i] > cap):
             units.append(current)
             current, load = [], 0.0

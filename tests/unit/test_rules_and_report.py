@@ -210,5 +210,10 @@ def test_runs_stay_within_a_tenth_of_a_slot_and_big_servers_alone() -> None:
         if len(unit) > 1:
             assert sum(sizes[p] or 0.0 for p in unit) <= total / 10
     assert [1] in units and [2] in units  # larger than a tenth: alone
-    # unknown sizes count as the largest: never grouped
+    # unknown sizes (servers named explicitly) count as the largest: never grouped
     assert plan_units([None, None, None, None], 1) == [[0], [1], [2], [3]]
+    assert plan_units([None] * 100, 2) == [[i] for i in range(100)]
+    mixed: list[float | None] = [1.0] * 60
+    mixed[30] = None
+    units = plan_units(mixed, 2)
+    assert [30] in units and all(30 not in u or len(u) == 1 for u in units)
