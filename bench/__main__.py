@@ -82,7 +82,6 @@ def jobs_of(plan: Plan, only: Sequence[str]) -> tuple[list[Job], list[Job]]:
     packs two workers best by the last full run (throttling 200 s, cost at 10,000 and 5,000
     155 s each, makespan 110 s, cost at 1,000 25 s)."""
     real: list[Job] = []
-    virtual: list[Job] = []
     if "peers" in only:
         servers, concurrency = plan.peers
         common = {"servers": servers, "seed": plan.seed, "scale": plan.peer_scale}
@@ -95,20 +94,22 @@ def jobs_of(plan: Plan, only: Sequence[str]) -> tuple[list[Job], list[Job]]:
                 {**common, "budget_seconds": plan.sequential_budget},
             )
         )
+    throttling: list[Job] = []
     if "throttling" in only:
         servers, concurrency = plan.throttling
         arguments = {"servers": servers, "concurrency": concurrency, "seed": plan.seed}
-        virtual.append(Job("throttling", "throttling", arguments))
+        throttling.append(Job("throttling", "throttling", arguments))
+    cost: list[Job] = []
     if "cost" in only:
         for size in sorted(plan.cost_sizes, reverse=True):
             arguments = {"servers": size, "concurrency": plan.cost_concurrency, "seed": plan.seed}
-            virtual.append(Job(f"cost-{size}", "cost", arguments))
+            cost.append(Job(f"cost-{size}", "cost", arguments))
+    makespan: list[Job] = []
     if "makespan" in only:
         servers, concurrency = plan.makespan
         arguments = {"servers": servers, "concurrency": concurrency, "seed": plan.seed}
-        virtual.insert(
-            len(virtual) - (1 if "cost" in only else 0), Job("makespan", "makespan", arguments)
-        )
+        makespan.append(Job("makespan", "makespan", arguments))
+    virtual = throttling + cost[:-1] + makespan + cost[-1:]
     return real, virtual
 
 

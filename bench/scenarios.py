@@ -280,14 +280,14 @@ def _sdk_environment(emu: Any, ca_bundle: str) -> dict[str, str]:
 def peer_sdk_pool(servers: int, concurrency: int, seed: int, scale: float) -> dict[str, Any]:
     """(b) the official SDK: ``begin_create(...).result()`` in a ``ThreadPoolExecutor``."""
     from bench.emuproc import EmulatorProcess, emulator_config  # noqa: PLC0415
-    from bench.stack import environment  # noqa: PLC0415
+    from devhost.config import app_settings  # noqa: PLC0415
 
     fleet = lognormal_fleet(servers, seed)
     clock = _scaled_clock(scale)
     with tls_files() as tls:
         config = emulator_config(fleet, clock, seed=seed, tls_cert=tls.cert, tls_key=tls.key)
         with EmulatorProcess(config, tls.ca) as emu:
-            with environment(_sdk_environment(emu, tls.ca)):
+            with app_settings(_sdk_environment(emu, tls.ca)):
                 started = time.monotonic()
                 calls = sdk_thread_pool(
                     emu.url,
@@ -313,7 +313,7 @@ def peer_sdk_sequential(
     service time, and labelled as such.
     """
     from bench.emuproc import EmulatorProcess, emulator_config  # noqa: PLC0415
-    from bench.stack import environment  # noqa: PLC0415
+    from devhost.config import app_settings  # noqa: PLC0415
 
     fleet = lognormal_fleet(servers, seed)
     order = _listed_order(fleet)
@@ -321,7 +321,7 @@ def peer_sdk_sequential(
     with tls_files() as tls:
         config = emulator_config(fleet, clock, seed=seed, tls_cert=tls.cert, tls_key=tls.key)
         with EmulatorProcess(config, tls.ca) as emu:
-            with environment(_sdk_environment(emu, tls.ca)):
+            with app_settings(_sdk_environment(emu, tls.ca)):
                 started = time.monotonic()
                 calls = sdk_sequential(
                     emu.url,

@@ -9,7 +9,6 @@ the app only through ``POST /api/exports`` and the status URL, as a user or a Lo
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,6 +24,7 @@ from armemulator.clock import Clock as EmulatorClock
 from bench.emuproc import EmulatorProcess, emulator_config
 from devhost import DevHost
 from devhost.clock import Clock as HostClock
+from devhost.config import app_settings
 from mysqlexport.durable_ids import server_instance_id
 from mysqlexport.ids import ServerId
 from mysqlexport.sealing import Sealer
@@ -48,21 +48,6 @@ def export_body(concurrency: int, **extra: Any) -> dict[str, Any]:
     }
     body.update(extra)
     return body
-
-
-@contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set variables for the duration of a run, then restore the previous environment."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 @dataclass(frozen=True)
@@ -171,7 +156,7 @@ def app_stack(
         if tls is not None:
             values["REQUESTS_CA_BUNDLE"] = tls.ca
         values.update(settings or {})
-        stack.enter_context(environment(values))
+        stack.enter_context(app_settings(values))
         host = stack.enter_context(
             DevHost(ROOT, clock=host_clock, load_settings=False, timer_triggers=False)
         )

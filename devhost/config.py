@@ -12,7 +12,8 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,22 @@ def _positive(value: Any, default: int) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     return default
+
+
+@contextmanager
+def app_settings(values: Mapping[str, str]) -> Iterator[None]:
+    """Set app settings in ``os.environ`` for the duration of a block, then restore what was
+    there (the way a trial or a benchmark gives the app under devhost its settings)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
 
 
 def load_local_settings(

@@ -19,7 +19,6 @@ Faults, all seeded:
 from __future__ import annotations
 
 import logging
-import os
 import random
 import tempfile
 import time
@@ -42,6 +41,7 @@ from armemulator import (
     make_fleet,
 )
 from devhost import DevHost, HostFaults, RuntimeStatus, Store, StoreStats
+from devhost.config import app_settings
 from mysqlexport import operations
 from mysqlexport.arm import ArmClient, default_credential
 from mysqlexport.durable_ids import server_prefix
@@ -113,20 +113,6 @@ class SoakResult:
     findings: list[Finding] = field(default_factory=list)
     scanned_bytes: int = 0
     store: Store | None = None
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @contextmanager
@@ -252,7 +238,7 @@ def run_soak(config: SoakConfig, *, keep_store: bool = False) -> SoakResult:
         }
         scanner = SecretScanner([("sas-signature", SIGNATURE)])
         logs = LogScanner(scanner)
-        with _environment(env), _scanning_logs(logs):
+        with app_settings(env), _scanning_logs(logs):
             by_id = {s.resource_id.lower(): s for s in fleet}
             heads = [by_id[h.lower()] for h in _first_submitted(config)]
             heads = [s for s in heads if not s.forbidden]
