@@ -4,13 +4,16 @@ The worker decodes the activity input with the SDK's ``df_loads`` (falling back 
 string), passes it as the ``activity_trigger`` parameter, and encodes the return value with
 ``df_dumps``; that text becomes ``TaskCompleted.Result``. An exception becomes ``TaskFailed``
 with the host's reason (``Activity function 'x' failed: Type: message``) and the Python
-traceback as details.
+traceback as details. Either event is stamped when the activity has returned, as DTFx's
+activity dispatcher builds it after ``RunAsync`` (a history event's ``Timestamp`` is the moment
+it is constructed), so an orchestrator reading the timestamp learns when its activity ended.
 """
 
 from __future__ import annotations
 
 import json
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from azure.functions._durable_functions import df_dumps, df_loads
@@ -36,9 +39,10 @@ def run_activity(
     task_id: int,
     input_text: str | None,
     app_dir: str,
-    clock_now: float,
+    clock: Callable[[], float],
 ) -> HistoryEvent:
-    """Invoke ``function`` and return its TaskCompleted or TaskFailed event."""
+    """Invoke ``function`` and return its TaskCompleted or TaskFailed event, stamped by
+    ``clock`` once the function has returned."""
     try:
         value = decode_input(input_text)
         result = call_function(
@@ -54,9 +58,9 @@ def run_activity(
                 f"activity trigger output must be json serializable ({result})"
             ) from err
     except Exception as err:  # noqa: BLE001 - any failure of user code becomes TaskFailed
-        return failure_event(function.name, err, clock_now, task_id)
+        return failure_event(function.name, err, clock(), task_id)
     return make_event(
-        EventType.TASK_COMPLETED, clock_now, TaskScheduledId=task_id, Result=result_text
+        EventType.TASK_COMPLETED, clock(), TaskScheduledId=task_id, Result=result_text
     )
 
 

@@ -151,3 +151,25 @@ def resolve_setting(value: str, environ: Mapping[str, str] | None = None) -> str
         return env[name]
 
     return _SETTING_REF.sub(substitute, value)
+
+
+#: The Functions host's limit on language-worker processes.
+MAX_WORKER_PROCESSES = 10
+
+
+def worker_process_count(environ: Mapping[str, str]) -> int:
+    """``FUNCTIONS_WORKER_PROCESS_COUNT`` (1-10), or 0 when unset: devhost then runs the app's
+    orchestrators in its own process.
+
+    Raises:
+        IndexingError: the setting is not a whole number from 1 to 10.
+    """
+    text = environ.get("FUNCTIONS_WORKER_PROCESS_COUNT", "").strip()
+    if not text:
+        return 0
+    if not text.isdigit() or not 1 <= int(text) <= MAX_WORKER_PROCESSES:
+        raise IndexingError(
+            f"FUNCTIONS_WORKER_PROCESS_COUNT must be a whole number from 1 to "
+            f"{MAX_WORKER_PROCESSES}, not '{text}'."
+        )
+    return int(text)

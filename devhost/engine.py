@@ -38,6 +38,7 @@ from devhost.protocol import EventType, make_event
 from devhost.replay import internal_failure, run_episode
 from devhost.store import Instance, RuntimeStatus, Store, outstanding_work
 from devhost.work import ScheduledWork, WorkKind
+from devhost.workers import OrchestratorWorkers
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,10 @@ class Engine:
         timer_triggers: bool = True,
         advance_to_schedules: bool = False,
         http_idle_after: float = 1.0,
+        workers: OrchestratorWorkers | None = None,
     ) -> None:
         self.index = index
+        self._workers = workers
         self.store = store
         self.clock = clock
         self.config = config
@@ -313,7 +316,7 @@ class Engine:
                 return
             now = self.clock.now()
             try:
-                result = run_episode(instance, self.index, now, self.config)
+                result = run_episode(instance, self.index, now, self.config, self._workers)
                 commit, new_work = result.commit, result.new_work
             except Exception as err:
                 log.exception("devhost failed running an episode of %s", instance_id)
@@ -380,7 +383,7 @@ class Engine:
                     task_id=work.task_id,
                     input_text=work.input_text,
                     app_dir=str(self.index.app_dir),
-                    clock_now=self.clock.now(),
+                    clock=self.clock.now,
                 )
                 crashed = self.faults is not None and self.faults.crash_after_activity()
                 self.store.record_activity_run(crashed=crashed)
@@ -430,14 +433,18 @@ class Engine:
         )
 
     def _next_timer_locked(self, horizon: float) -> _TimerEntry | None:
-        """The earliest live durable timer due by ``horizon`` (dead ones are dropped)."""
+        """The earliest live durable timer due by ``horizon`` (dead ones are dropped). Only a
+        due head is checked against the store: the scheduler wakes on every change, and a
+        liveness check per wake-up would cost the app's own work a store read each time."""
         while self._timers:
             head = self._timers[0]
+            if head.fire_epoch > horizon:
+                return None
             if not self._timer_is_live(head):
                 heapq.heappop(self._timers)
                 self._timer_keys.discard((head.instance_id, head.execution_id, head.task_id))
                 continue
-            return head if head.fire_epoch <= horizon else None
+            return head
         return None
 
     def _fire_timer(self, entry: _TimerEntry) -> None:

@@ -27,7 +27,7 @@ from azure.functions._durable_functions import df_dumps
 
 from devhost.client_binding import DurableEndpoints
 from devhost.clock import Clock, WallClock, is_settable
-from devhost.config import HostConfig, load_local_settings
+from devhost.config import HostConfig, load_local_settings, worker_process_count
 from devhost.engine import Engine
 from devhost.errors import DevHostError
 from devhost.faults import HostFaults
@@ -35,6 +35,7 @@ from devhost.http import DevHostHTTPServer
 from devhost.indexing import AppIndex, index_app, load_app
 from devhost.status import OrchestrationStatus
 from devhost.store import Store, StoreStats
+from devhost.workers import OrchestratorWorkers
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ class DevHost:
             idle (off by default so a nightly schedule does not race ahead in every test).
         load_settings: copy local.settings.json Values into os.environ (unset keys only).
         max_concurrent_activities / max_concurrent_orchestrations: override host.json.
+        worker_processes: run orchestrator code in this many worker processes, as the Functions
+            host runs a Python app's code beside it (``devhost.workers``); default: the app
+            setting ``FUNCTIONS_WORKER_PROCESS_COUNT``, else 0 (in this process).
     """
 
     def __init__(
@@ -75,6 +79,7 @@ class DevHost:
         load_settings: bool = True,
         max_concurrent_activities: int | None = None,
         max_concurrent_orchestrations: int | None = None,
+        worker_processes: int | None = None,
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
         self.app_spec = app
@@ -97,6 +102,11 @@ class DevHost:
             overrides["max_concurrent_orchestrations"] = max_concurrent_orchestrations
         self.config = replace(config, **overrides)
         self.index: AppIndex = index_app(load_app(self.app_dir, app), self.app_dir)
+        if worker_processes is None:
+            worker_processes = worker_process_count(os.environ)
+        self._workers = (
+            OrchestratorWorkers(self.app_dir, app, worker_processes) if worker_processes else None
+        )
         self._lock = threading.RLock()
         self._engine: Engine | None = None
         self._server: DevHostHTTPServer | None = None
@@ -132,6 +142,7 @@ class DevHost:
             faults=self.faults,
             timer_triggers=self._timer_triggers,
             advance_to_schedules=self._advance_to_schedules,
+            workers=self._workers,
         )
         engine.start()
         return engine
@@ -145,6 +156,9 @@ class DevHost:
             if self._server is not None:
                 self._server.stop()
                 self._server = None
+            if self._workers is not None:
+                self._workers.close()
+                self._workers = None
 
     def restart(self, abandon: bool = True) -> None:
         """Replace the engine by a new one on the same store (a host crash and recovery).

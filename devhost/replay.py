@@ -40,6 +40,7 @@ from devhost.protocol import (
 from devhost.shim import ActionLimitError, ActionReplayer, NonDeterminismError, ReplayOutcome
 from devhost.store import ChildStart, EpisodeCommit, Instance, RuntimeStatus
 from devhost.work import ScheduledWork, WorkKind
+from devhost.workers import OrchestratorWorkers, WorkerRaised
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +131,18 @@ def _scheduled_event(work: ScheduledWork, timestamp: float) -> HistoryEvent:
 
 
 class _Episode:
-    def __init__(self, instance: Instance, index: AppIndex, now: float, config: HostConfig) -> None:
+    def __init__(
+        self,
+        instance: Instance,
+        index: AppIndex,
+        now: float,
+        config: HostConfig,
+        workers: OrchestratorWorkers | None = None,
+    ) -> None:
         self.instance = instance
         self.index = index
         self.config = config
+        self.workers = workers
         self.batch = [pending.event for pending in instance.pending]
         self.timestamp = max(now, _last_started(instance.history))
         self.new_events = [make_event(EventType.ORCHESTRATOR_STARTED, self.timestamp), *self.batch]
@@ -195,11 +204,15 @@ class _Episode:
         )
         prefix = f"Orchestrator function '{function.name}' failed: "
         try:
-            returned = function.user_function(func.OrchestrationContext(payload))
+            if self.workers is None:
+                returned = function.user_function(func.OrchestrationContext(payload))
+            else:
+                returned = self.workers.invoke(function.name, payload)
         except Exception as err:
             message, state_text = split_out_of_proc_error(str(err))
             if state_text is None:
-                raise _EpisodeFailure(prefix + message, _details(err)) from err
+                details = err.details if isinstance(err, WorkerRaised) else _details(err)
+                raise _EpisodeFailure(prefix + message, details) from err
             state = parse_orchestrator_state(state_text)
             if state.error is None:
                 state = OrchestratorState(
@@ -309,10 +322,15 @@ class _Episode:
 
 
 def run_episode(
-    instance: Instance, index: AppIndex, now: float, config: HostConfig
+    instance: Instance,
+    index: AppIndex,
+    now: float,
+    config: HostConfig,
+    workers: OrchestratorWorkers | None = None,
 ) -> EpisodeResult:
-    """Run one episode of ``instance`` over all its pending events (see module docstring)."""
-    return _Episode(instance, index, now, config).run()
+    """Run one episode of ``instance`` over all its pending events (see module docstring); the
+    orchestrator code runs in ``workers`` when given, else in this process."""
+    return _Episode(instance, index, now, config, workers).run()
 
 
 def internal_failure(instance: Instance, error: BaseException, now: float) -> EpisodeCommit:

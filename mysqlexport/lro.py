@@ -106,6 +106,11 @@ class PollPolicy:
 #: that a small error in the estimate does not cost a whole Retry-After.
 END_MARGIN_SHARE: Final = 0.05
 END_MARGIN_STEPS: Final = 0.05
+#: The poll before that comes this many Retry-Afters before the estimated end, so the answer
+#: still leaves a Retry-After to wait when the poll itself ran late (a busy host fires timers
+#: and runs activities late, and each second late at one Retry-After before the end would be
+#: paid again as a whole Retry-After after it).
+HOME_STEPS: Final = 2.0
 
 
 @dataclass(frozen=True)
@@ -165,30 +170,32 @@ def next_poll_delay(
     estimate is rough (a Pending phase, whole percents), so a wait never exceeds the time elapsed
     so far: the waits at most double, and the same doubling applies while progress stays at 0.
     A wait we choose is capped at ``policy.max_seconds``; the server's ``Retry-After`` is always
-    the least we wait (polling sooner only earns another).
+    the least we wait, counted from its answer (polling sooner only earns another).
 
     With bytes moved between two samples (``progress``) the end is known far more precisely
-    than from whole percents, so the polls home in on it: first to one ``Retry-After`` before
-    the estimated end, then to just after it (``END_MARGIN_*``), so the export's end is seen
-    within a fraction of a ``Retry-After`` instead of within one, for about one more poll.
-    ``lag`` is how long ago the bytes were read (the estimate counts from then).
+    than from whole percents, so the polls home in on it: first to ``HOME_STEPS``
+    ``Retry-After``s before the estimated end, then to just after it (``END_MARGIN_*``), so the
+    export's end is seen within a fraction of a ``Retry-After`` instead of within one, for about
+    one more poll. ``lag`` is how long ago the answer was read: every wait counts from then.
     """
-    floor = max(retry_after, 0.0) if retry_after is not None else None
+    lag = max(0.0, lag)
+    step = max(retry_after, 0.0) if retry_after is not None else None
+    floor = max(step - lag, 0.0) if step is not None else None  # Retry-After from the answer
     precise = progress.remaining() if progress is not None else None
     if precise is not None:
-        step = floor if floor is not None else policy.min_seconds
+        step = step if step is not None else policy.min_seconds
         if progress is not None and progress.previous <= 0:
             # the bytes began to move somewhere since the submission (after a Pending phase,
             # say): the rate is unknown, so this sample starts the baseline and the next comes
             # one Retry-After from now
             wait = step
-        elif precise > 2.0 * step:
-            wait = precise - step  # one Retry-After before the end
+        elif precise > (HOME_STEPS + 1.0) * step:
+            wait = precise - HOME_STEPS * step  # a little before the end
             if elapsed_seconds:
                 wait = min(wait, elapsed_seconds)
         else:
             wait = precise * (1.0 + END_MARGIN_SHARE) + step * END_MARGIN_STEPS
-        wait = min(wait - max(0.0, lag), policy.max_seconds)
+        wait = min(wait - lag, policy.max_seconds)
         return max(wait, floor) if floor is not None else max(wait, policy.min_seconds)
     remaining = estimate_remaining(percent_complete, elapsed_seconds)
     if remaining is None:

@@ -22,7 +22,7 @@ from mysqlexport import lro, report
 from mysqlexport.redaction import redact_text
 from mysqlexport.rules import RetryPolicy, next_streak, poll_retry_delay, submit_retry_delay
 from orchestrators.blueprint import bp
-from orchestrators.timeutil import after, iso, parse, utc
+from orchestrators.timeutil import CompletionTimes, after, iso, parse, utc
 
 CONTINUE_AS_NEW_POLLS = 40
 
@@ -149,6 +149,7 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
     if delay is None:
         delay = lro.next_poll_delay(operation.get("retry_after"), None, None, poll_policy)
     final: dict[str, Any] | None = None
+    completions = CompletionTimes(context.histories)  # when each poll's answer came
     while final is None:
         now = utc(context.current_utc_datetime)
         fire_at = min(after(now, delay), deadline)
@@ -165,8 +166,9 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
                 },
             )
         activity = names.READ_STATUS if use_status else names.READ_RESULT
+        read = context.call_activity(activity, {"url": poll_url})
         try:
-            answer = yield context.call_activity(activity, {"url": poll_url})
+            answer = yield read
         except Exception as err:  # noqa: BLE001 - counted like a transient read failure
             answer = {"kind": "error", "error": _activity_crash(err)}
         state["polls"] = state.get("polls", 0) + 1
@@ -182,10 +184,9 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
             state["pollErrors"] = 0
             state["pollStreak"] = None
             progress = None
+            read_at = completions.of(read) or utc(context.current_utc_datetime)
             if answer["kind"] == "status":
-                # the bytes were read somewhere between the poll's timer and this answer
-                polled = now + (utc(context.current_utc_datetime) - now) / 2
-                progress = _byte_progress(state, answer, polled)
+                progress = _byte_progress(state, answer, read_at)
                 state["percent"] = answer.get("percent_complete")
                 state["size"] = answer.get("datasource_size_bytes") or state.get("size")
                 state["transferred"] = answer.get("data_transferred_bytes")
@@ -216,7 +217,7 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
                 max(0.0, elapsed),
                 poll_policy,
                 progress=progress,
-                lag=(utc(context.current_utc_datetime) - now).total_seconds() / 2,
+                lag=(utc(context.current_utc_datetime) - read_at).total_seconds(),
             )
         if steps_here >= CONTINUE_AS_NEW_POLLS:
             state["nextDelay"] = delay

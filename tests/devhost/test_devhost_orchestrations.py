@@ -7,6 +7,7 @@ import time
 import devhost_sample_state as sample_state
 
 from devhost import DevHost, RuntimeStatus, VirtualClock, WallClock
+from devhost.clock import parse_timestamp
 from devhost.config import HostConfig
 from devhost.protocol import EventType
 from devhost.replay import run_episode
@@ -65,6 +66,22 @@ def test_sub_orchestrations_with_explicit_and_generated_ids(host: DevHost) -> No
     }
     child = host.status("parent-1:child-a")
     assert child is not None and child.parent_instance_id == "parent-1"
+
+
+def test_task_completed_is_stamped_when_the_activity_returns(
+    host: DevHost, clock: VirtualClock
+) -> None:
+    """DTFx builds TaskCompleted after the activity ran, so its Timestamp tells an orchestrator
+    when the answer came; the activity here takes 90 s of the virtual clock."""
+    sample_state.clock = clock
+    instance_id = host.start_orchestration("timed_activity", 90)
+    done = host.wait_for(instance_id, timeout=5)
+    assert done.output == START + 90
+    instance = host.store.get(instance_id)
+    assert instance is not None
+    stamps = {int(e["EventType"]): parse_timestamp(str(e["Timestamp"])) for e in instance.history}
+    assert stamps[EventType.TASK_SCHEDULED] == START
+    assert stamps[EventType.TASK_COMPLETED] == START + 90
 
 
 def test_six_hour_timer_passes_in_well_under_a_second(host: DevHost, clock: VirtualClock) -> None:

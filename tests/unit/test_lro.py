@@ -116,12 +116,13 @@ def test_estimate_polling_sees_the_end_within_one_retry_after_with_few_polls(
 @pytest.mark.parametrize(
     ("progress", "elapsed", "expected"),
     [
-        # 1000 bytes in 100 s, 1000 left: home in to one Retry-After before the end ...
-        (lro.ByteProgress(3000, 2000, 1000, 100.0), 500.0, 90.0),
+        # 1000 bytes in 100 s, 1000 left: home in to two Retry-Afters before the end ...
+        (lro.ByteProgress(3000, 2000, 1000, 100.0), 500.0, 80.0),
         # ... but an early estimate may at most double the time so far
         (lro.ByteProgress(3000, 2000, 1000, 100.0), 50.0, 50.0),
-        # 20 s left (within two Retry-Afters): just after the end, 5 % + 0.5 s late
+        # 20 s or 30 s left (within three Retry-Afters): just after the end, 5 % + 0.5 s late
         (lro.ByteProgress(2000, 1800, 800, 100.0), 500.0, 20.0 * 1.05 + 0.5),  # 0.05 x 10 s
+        (lro.ByteProgress(2000, 1700, 700, 100.0), 500.0, 30.0 * 1.05 + 0.5),
         # 2 s left: Retry-After still comes first
         (lro.ByteProgress(2000, 1980, 1000, 100.0), 500.0, 10.0),
         # the bytes began to move since the last sample: a clean sample one Retry-After on
@@ -141,8 +142,8 @@ def test_byte_progress_homes_in_on_the_end(
 @pytest.mark.parametrize("duration", [30.0, 170.0, 1200.0, 3 * 3600.0, 9 * 3600.0])
 @pytest.mark.parametrize("pending", [0.0, 5.0, 120.0])
 def test_byte_progress_sees_the_end_about_a_second_late(duration: float, pending: float) -> None:
-    """The same linear export, reporting bytes: the poll that sees the end comes within about a
-    second of it (not within a Retry-After), for about as few polls."""
+    """The same linear export, reporting bytes: the poll that sees the end comes within a second
+    or two of it (not within a Retry-After), for about as few polls."""
     retry_after, size = 10.0, 50 * 2**30
     end = pending + duration
     now = lro.next_poll_delay(retry_after, None, None, POLICY)
@@ -156,7 +157,10 @@ def test_byte_progress_sees_the_end_about_a_second_late(duration: float, pending
         polls += 1
     late = now - end
     if duration > 2 * retry_after + pending:
-        assert late <= 1.5
+        # the last wait is at most (HOME_STEPS + 1) Retry-Afters long, so it lands at most its
+        # margin late: 5 % of 30 s + 0.5 s
+        margin = (lro.HOME_STEPS + 1) * retry_after * lro.END_MARGIN_SHARE
+        assert late <= margin + lro.END_MARGIN_STEPS * retry_after + 1e-6
     assert late <= retry_after + 1e-9
     assert polls <= end / POLICY.max_seconds + 0.05 * end / retry_after + 12
 
@@ -166,5 +170,13 @@ def test_the_end_counts_from_when_the_bytes_were_read() -> None:
     assert lro.next_poll_delay(10.0, None, 500.0, POLICY, progress=progress, lag=4.0) == (
         pytest.approx(20.0 * 1.05 + 0.5 - 4.0)
     )
-    # Retry-After still holds
-    assert lro.next_poll_delay(10.0, None, 500.0, POLICY, progress=progress, lag=15.0) == 10.0
+    # Retry-After still holds, counted from the answer: 2 s left, read 4 s ago -> 6 s from now
+    near = lro.ByteProgress(2000, 1980, 1000, 100.0)
+    assert lro.next_poll_delay(10.0, None, 500.0, POLICY, progress=near, lag=4.0) == 6.0
+    # an answer read longer ago than its Retry-After leaves nothing to wait for but the end
+    assert lro.next_poll_delay(10.0, None, 500.0, POLICY, progress=progress, lag=25.0) == 0.0
+
+
+def test_retry_after_counts_from_the_answer_without_progress() -> None:
+    assert lro.next_poll_delay(10.0, None, None, POLICY, lag=3.0) == 7.0
+    assert lro.next_poll_delay(10.0, None, None, POLICY) == 10.0

@@ -7,6 +7,7 @@ app module itself is loaded under an alias.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 lock = threading.Lock()
 side_effects: list[int] = []
@@ -16,6 +17,8 @@ gate_entries: list[int] = []
 flaky_calls: dict[str, int] = {}
 timer_ticks: list[dict[str, object]] = []
 switches: dict[str, int] = {"orchestrator_version": 1}
+#: The host's virtual clock, for activities that take time (set by the test).
+clock: Any = None
 
 
 def reset() -> None:
@@ -27,3 +30,5 @@ def reset() -> None:
         timer_ticks.clear()
         gate.set()
         switches["orchestrator_version"] = 1
+    global clock  # noqa: PLW0603 - the module is the shared state
+    clock = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -53,6 +54,13 @@ def gated_step(value: int) -> str:
     if not state.gate.wait(timeout=10):
         raise TimeoutError("gate never opened")
     return f"step-{value}"
+
+
+@bp.activity_trigger(input_name="seconds")
+def takes_time(seconds: float) -> float:
+    """Moves the test's virtual clock on while it runs, as a slow activity would."""
+    state.clock.set(state.clock.now() + seconds)
+    return float(state.clock.now())
 
 
 # -- orchestrators ------------------------------------------------------------------------------
@@ -253,3 +261,14 @@ def long_timer(context: df.DurableOrchestrationContext) -> Any:
     start = context.current_utc_datetime
     yield context.create_timer(start + timedelta(days=8))
     return (context.current_utc_datetime - start).total_seconds()
+
+
+@bp.orchestration_trigger(context_name="context")
+def timed_activity(context: df.DurableOrchestrationContext) -> Any:
+    return (yield context.call_activity("takes_time", context.get_input()))
+
+
+@bp.orchestration_trigger(context_name="context")
+def which_process(context: df.DurableOrchestrationContext) -> Any:
+    yield context.call_activity("square", 2)
+    return os.getpid()  # not replay-safe on purpose: tells where the orchestrator code runs
