@@ -22,7 +22,8 @@ import math
 import resource
 import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from armemulator import ScaledClock, ServerSpec, make_fleet
@@ -192,7 +193,8 @@ def makespan(servers: int, concurrency: int, seed: int) -> dict[str, Any]:
 # --- 2. the peers, side by side on a time-scaled clock --------------------------------------------
 
 
-def _scaled_clock(scale: float) -> ScaledClock:
+def scaled_clock(scale: float) -> ScaledClock:
+    """An emulator clock running ``scale`` times real time from now."""
     return ScaledClock(scale, start=time.time())
 
 
@@ -227,15 +229,15 @@ def scaled_settings(scale: float) -> dict[str, str]:
 PEER_WORKER_PROCESSES = 2
 
 
-def peer_app(servers: int, concurrency: int, seed: int, scale: float) -> dict[str, Any]:
-    """(a) this app, through devhost on a real-time clock, over TLS like the SDK peers."""
+@contextmanager
+def peer_app_stack(
+    servers: int, seed: int, scale: float, workers: int = PEER_WORKER_PROCESSES
+) -> Iterator[tuple[AppStack, RealTimeOf]]:
+    """The app on devhost against a time-scaled emulator over TLS, and the host's clock."""
     fleet = lognormal_fleet(servers, seed)
-    emulated = _scaled_clock(scale)
+    emulated = scaled_clock(scale)
     host_clock = RealTimeOf(emulated)
-    settings = {
-        **scaled_settings(scale),
-        "FUNCTIONS_WORKER_PROCESS_COUNT": str(PEER_WORKER_PROCESSES),
-    }
+    settings = {**scaled_settings(scale), "FUNCTIONS_WORKER_PROCESS_COUNT": str(workers or "")}
     with (
         tls_files() as tls,
         app_stack(
@@ -247,10 +249,20 @@ def peer_app(servers: int, concurrency: int, seed: int, scale: float) -> dict[st
             seed=seed,
         ) as stack,
     ):
-        # The makespan comes from the report's endTime and detection from the store, not from
-        # this poll, so the watching client asks once a second: it shares the host's process
-        # (and its GIL) here, which a user's client never does.
-        run = stack.run(export_body(concurrency), timeout=3600, poll=1.0)
+        yield stack, host_clock
+
+
+def run_watched(stack: AppStack, concurrency: int) -> AppRun:
+    """Start the export and follow it. The makespan comes from the report's endTime and
+    detection from the store, not from this poll, so the watching client asks once a second:
+    it shares the host's process (and its GIL) here, which a user's client never does."""
+    return stack.run(export_body(concurrency), timeout=3600, poll=1.0)
+
+
+def peer_app(servers: int, concurrency: int, seed: int, scale: float) -> dict[str, Any]:
+    """(a) this app, through devhost on a real-time clock, over TLS like the SDK peers."""
+    with peer_app_stack(servers, seed, scale) as (stack, host_clock):
+        run = run_watched(stack, concurrency)
         outcome = _app_outcome(stack, run, to_emulated=host_clock.emulated)
     outcome.pop("durations")
     return {"peer": "app", "servers": servers, "concurrency": concurrency, **outcome}
@@ -297,7 +309,7 @@ def peer_sdk_pool(servers: int, concurrency: int, seed: int, scale: float) -> di
     from devhost.config import app_settings  # noqa: PLC0415
 
     fleet = lognormal_fleet(servers, seed)
-    clock = _scaled_clock(scale)
+    clock = scaled_clock(scale)
     with tls_files() as tls:
         config = emulator_config(fleet, clock, seed=seed, tls_cert=tls.cert, tls_key=tls.key)
         with EmulatorProcess(config, tls.ca) as emu:
@@ -331,7 +343,7 @@ def peer_sdk_sequential(
 
     fleet = lognormal_fleet(servers, seed)
     order = _listed_order(fleet)
-    clock = _scaled_clock(scale)
+    clock = scaled_clock(scale)
     with tls_files() as tls:
         config = emulator_config(fleet, clock, seed=seed, tls_cert=tls.cert, tls_key=tls.key)
         with EmulatorProcess(config, tls.ca) as emu:

@@ -16,8 +16,10 @@ Activities, HTTP and timer triggers still run in this process.
 from __future__ import annotations
 
 import multiprocessing
+import queue
+import threading
 import traceback
-from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -51,28 +53,88 @@ def _run(name: str, payload: str) -> tuple[bool, Any, str]:
         return False, str(err), "".join(traceback.format_exception(err))
 
 
+def _serve(conn: Connection, app_dir: str, spec: str) -> None:
+    """A worker process: import the app, then answer invocations until the host hangs up."""
+    _load(app_dir, spec)
+    while True:
+        try:
+            name, payload = conn.recv()
+        except (EOFError, OSError):
+            return
+        conn.send(_run(name, payload))
+
+
+class _Worker:
+    def __init__(self, app_dir: str, spec: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=_serve, args=(child, app_dir, spec), name="devhost-worker", daemon=True
+        )
+        self.process.start()
+        child.close()
+
+    def close(self) -> None:
+        self.conn.close()
+        self.process.kill()
+        self.process.join(timeout=5)
+
+
 class OrchestratorWorkers:
-    """A pool of ``processes`` worker processes running one app's orchestrators."""
+    """``processes`` worker processes running one app's orchestrators, each invocation on a free
+    one over a pipe of its own (one request, one answer), like the host's gRPC channel to each
+    language worker."""
 
     def __init__(self, app_dir: Path, spec: str, processes: int) -> None:
-        self._pool = ProcessPoolExecutor(
-            max_workers=processes,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_load,
-            initargs=(str(app_dir), spec),
-        )
+        self._app = (str(app_dir), spec)
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._all: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        for _ in range(processes):
+            self._idle.put(self._spawn())
+
+    def _spawn(self) -> _Worker:
+        worker = _Worker(*self._app)
+        with self._lock:
+            self._all.append(worker)
+        return worker
 
     def invoke(self, name: str, payload: str) -> Any:
-        """What the orchestrator ``name`` returns for ``payload``.
+        """What the orchestrator ``name`` returns for ``payload``. A worker that dies on the way
+        is replaced and the invocation sent once more to its replacement.
 
         Raises:
             WorkerRaised: the handle raised (the SDK's out-of-proc error text included).
+            RuntimeError: the workers are closed, or the replacement died too.
         """
-        returned, value, details = self._pool.submit(_run, name, payload).result()
-        if not returned:
-            raise WorkerRaised(value, details)
-        return value
+        for attempt in (1, 2):
+            if self._closed:
+                raise RuntimeError("devhost's worker processes are stopped")
+            worker = self._idle.get()
+            try:
+                worker.conn.send((name, payload))
+                returned, value, details = worker.conn.recv()
+            except (EOFError, OSError) as err:
+                worker.close()
+                with self._lock:
+                    self._all.remove(worker)
+                if self._closed:
+                    raise RuntimeError("devhost's worker processes are stopped") from err
+                self._idle.put(self._spawn())
+                if attempt == 2:
+                    raise RuntimeError(f"devhost worker process exited ({err!r})") from err
+                continue
+            self._idle.put(worker)
+            if not returned:
+                raise WorkerRaised(value, details)
+            return value
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
-        """Stop the processes (work in flight is abandoned)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the processes (invocations in flight fail)."""
+        self._closed = True
+        with self._lock:
+            workers, self._all = self._all, []
+        for worker in workers:
+            worker.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bench.durations import MEDIAN_SECONDS, SIGMA, TAIL_SECONDS, lognormal_sampler, lower_bound
+from bench.latency import PARTS, split
 from bench.report import build_rows, table
 from bench.scenarios import lognormal_fleet, makespan, percentile
 
@@ -59,3 +60,16 @@ def test_shard_simulation_runs_and_a_single_shard_is_no_worse() -> None:
     one = sim_makespan(lengths, plan_shards(predicted, 300, 20)) / bound
     many = sim_makespan(lengths, plan_shards(predicted, 20, 20)) / bound
     assert 1.0 <= one <= many
+
+
+def test_latency_split_runs_the_real_app_in_a_worker_process() -> None:
+    """The peer arrangement (time-scaled emulator, TLS, the app's orchestrators in a worker
+    process) at a tiny size: every polled server's latency splits into parts that add up."""
+    parts = split(servers=4, concurrency=2, seed=1, scale=2000.0, workers=1)
+    assert 1 <= len(parts["total"]) <= 4
+    assert all(len(values) == len(parts["total"]) for values in parts.values())
+    for index, total in enumerate(parts["total"]):
+        pieces = [parts[part][index] for part in PARTS if part != "total"]
+        assert sum(pieces) == pytest.approx(total)
+        assert parts["poll timing"][index] >= 0.0  # the poll that saw the end came after it
+        assert total >= 0.0
