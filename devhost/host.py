@@ -104,9 +104,8 @@ class DevHost:
         self.index: AppIndex = index_app(load_app(self.app_dir, app), self.app_dir)
         if worker_processes is None:
             worker_processes = worker_process_count(os.environ)
-        self._workers = (
-            OrchestratorWorkers(self.app_dir, app, worker_processes) if worker_processes else None
-        )
+        self._worker_processes = worker_processes
+        self._workers: OrchestratorWorkers | None = None
         self._lock = threading.RLock()
         self._engine: Engine | None = None
         self._server: DevHostHTTPServer | None = None
@@ -128,6 +127,10 @@ class DevHost:
                 function_key=self._function_key,
             )
             self._server.start()
+            if self._worker_processes:
+                self._workers = OrchestratorWorkers(
+                    self.app_dir, self.app_spec, self._worker_processes
+                )
             self._engine = self._new_engine()
             log.info("devhost serving %s at %s", self.app_dir, self.url)
             return self

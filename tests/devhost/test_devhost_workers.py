@@ -4,6 +4,7 @@ host runs a Python app: the same results and the same failures as in the host's 
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -59,3 +60,27 @@ def test_worker_process_count_setting(value: str, expected: int) -> None:
 def test_worker_process_count_must_be_1_to_10(value: str) -> None:
     with pytest.raises(IndexingError, match="FUNCTIONS_WORKER_PROCESS_COUNT"):
         worker_process_count({"FUNCTIONS_WORKER_PROCESS_COUNT": value})
+
+
+def test_workers_outlive_a_host_crash_and_come_back_after_a_stop(worker_host: DevHost) -> None:
+    def worker_pid() -> int:
+        done = worker_host.wait_for(
+            worker_host.start_orchestration("which_process"), timeout=STARTUP
+        )
+        assert done.runtime_status is RuntimeStatus.COMPLETED
+        return int(done.output)
+
+    first = worker_pid()
+    worker_host.restart()  # the engine crashes and recovers; the language worker stays
+    assert worker_pid() == first
+    worker_host.stop()
+    worker_host.start()
+    assert worker_pid() not in (first, os.getpid())
+
+
+def test_a_worker_that_dies_is_replaced(worker_host: DevHost) -> None:
+    first = worker_host.wait_for(worker_host.start_orchestration("which_process"), timeout=STARTUP)
+    os.kill(int(first.output), signal.SIGKILL)
+    again = worker_host.wait_for(worker_host.start_orchestration("which_process"), timeout=STARTUP)
+    assert again.runtime_status is RuntimeStatus.COMPLETED
+    assert again.output not in (first.output, os.getpid())
