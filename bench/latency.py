@@ -16,11 +16,9 @@ by the timestamps of the orchestration's own history, in emulated seconds:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from bench.scenarios import (
     PEER_WORKER_PROCESSES,
@@ -30,19 +28,14 @@ from bench.scenarios import (
     run_watched,
 )
 from devhost.protocol import EventType, event_type
+from mysqlexport.durable_ids import server_instance_id
+from mysqlexport.ids import ServerId
 
 PARTS = ("poll timing", "timer firing", "status read", "completion", "total")
 
 
 def _at(timestamp: str) -> float:
     return datetime.fromisoformat(timestamp).timestamp()
-
-
-def _input_id(text: str | None) -> str:
-    value: Any = text
-    while isinstance(value, str):
-        value = json.loads(value)
-    return str(value["id"])
 
 
 def split(
@@ -55,11 +48,12 @@ def split(
         truth = accepted(stack.emu.exports())
         known = stack.known_at(run)
         to_emulated = host_clock.emulated
-        for listed in stack.host.store.query(prefix=f"{run.run_id}:srv:"):
-            instance = stack.host.store.get(listed.instance_id)
+        for row in run.report["servers"]:
+            server = ServerId.parse(row["id"])
+            instance = stack.host.store.get(server_instance_id(run.run_id, server.key))
             if instance is None:
                 continue
-            name = _input_id(instance.input_text).rsplit("/", 1)[-1]
+            name = server.name
             fired = [e for e in instance.history if event_type(e) is EventType.TIMER_FIRED]
             read = [e for e in instance.history if event_type(e) is EventType.TASK_COMPLETED]
             if name not in truth or name not in known or not fired or not read:

@@ -152,6 +152,9 @@ def app_stack(
             "SAS_SEALING_KEY": Sealer.new_key(),
             "EXPORT_SCHEDULE": "0 0 3 * * *",
             "EXPORT_SCHEDULE_REQUEST": "",
+            # orchestrators in devhost's own process unless a scenario asks for workers: CPU and
+            # RSS are read from this process (getrusage), which a worker's would escape
+            "FUNCTIONS_WORKER_PROCESS_COUNT": "",
         }
         if tls is not None:
             values["REQUESTS_CA_BUNDLE"] = tls.ca

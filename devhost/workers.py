@@ -102,39 +102,45 @@ class OrchestratorWorkers:
 
     def invoke(self, name: str, payload: str) -> Any:
         """What the orchestrator ``name`` returns for ``payload``. A worker that dies on the way
-        is replaced and the invocation sent once more to its replacement.
+        is replaced and the invocation sent once more, to its replacement.
 
         Raises:
             WorkerRaised: the handle raised (the SDK's out-of-proc error text included).
-            RuntimeError: the workers are closed, or the replacement died too.
+            RuntimeError: the workers are stopped, or the replacement died too.
         """
-        for attempt in (1, 2):
-            if self._closed:
-                raise RuntimeError("devhost's worker processes are stopped")
+        for attempt in range(2):
             worker = self._idle.get()
+            if self._closed:
+                self._idle.put(worker)  # so every caller still waiting wakes up and stops too
+                raise RuntimeError("devhost's worker processes are stopped")
             try:
                 worker.conn.send((name, payload))
                 returned, value, details = worker.conn.recv()
             except (EOFError, OSError) as err:
-                worker.close()
-                with self._lock:
-                    self._all.remove(worker)
                 if self._closed:
+                    self._idle.put(worker)
                     raise RuntimeError("devhost's worker processes are stopped") from err
+                self._retire(worker)
                 self._idle.put(self._spawn())
-                if attempt == 2:
+                if attempt:
                     raise RuntimeError(f"devhost worker process exited ({err!r})") from err
                 continue
             self._idle.put(worker)
             if not returned:
                 raise WorkerRaised(value, details)
             return value
-        raise AssertionError("unreachable")
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _retire(self, worker: _Worker) -> None:
+        worker.close()
+        with self._lock:
+            if worker in self._all:
+                self._all.remove(worker)
 
     def close(self) -> None:
-        """Stop the processes (invocations in flight fail)."""
+        """Stop the processes; invocations in flight or waiting for a worker fail."""
         self._closed = True
         with self._lock:
-            workers, self._all = self._all, []
+            workers = list(self._all)
         for worker in workers:
             worker.close()

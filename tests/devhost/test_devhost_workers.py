@@ -12,6 +12,7 @@ import pytest
 from devhost import DevHost, RuntimeStatus, VirtualClock
 from devhost.config import worker_process_count
 from devhost.errors import IndexingError
+from devhost.workers import OrchestratorWorkers
 
 from .conftest import SAMPLE_APP, START
 
@@ -84,3 +85,11 @@ def test_a_worker_that_dies_is_replaced(worker_host: DevHost) -> None:
     again = worker_host.wait_for(worker_host.start_orchestration("which_process"), timeout=STARTUP)
     assert again.runtime_status is RuntimeStatus.COMPLETED
     assert again.output not in (first.output, os.getpid())
+
+
+def test_stopped_workers_refuse_at_once_instead_of_waiting() -> None:
+    workers = OrchestratorWorkers(SAMPLE_APP, "function_app:app", 1)
+    workers.close()
+    for _ in range(2):  # the refused caller hands the (dead) worker on, so the next is refused too
+        with pytest.raises(RuntimeError, match="stopped"):
+            workers.invoke("sequence", "{}")
