@@ -32,7 +32,7 @@ from devhost.client_binding import RPC_PATH, WEBHOOK_PATH, DurableEndpoints
 from devhost.engine import Engine
 from devhost.indexing import AppIndex, FunctionKind, IndexedFunction
 from devhost.invoke import call_function
-from devhost.management import ApiResponse, DurableHttpApi
+from devhost.management import ApiResponse, DurableHttpApi, QueryPaging
 from devhost.routes import RouteTemplate
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class DevHostHTTPServer(ThreadingHTTPServer):
         endpoints_factory: Callable[[str], DurableEndpoints],
         route_prefix: str,
         function_key: str | None,
+        query_paging: QueryPaging | None = None,
     ) -> None:
         super().__init__(address, _Handler)
         host, port = self.server_address[:2]
@@ -72,7 +73,7 @@ class DevHostHTTPServer(ThreadingHTTPServer):
         self.endpoints = endpoints_factory(self.origin)
         self.index = index
         self.engine = engine
-        self.api = DurableHttpApi(engine, self.endpoints)
+        self.api = DurableHttpApi(engine, self.endpoints, query_paging)
         self.route_prefix = route_prefix.strip("/")
         self.function_key = function_key
         self.routes = sorted(

@@ -8,16 +8,33 @@ extension's HttpApiHandler with the same routes and status codes, reproduced her
   500 if ``id`` is still running (the host's InvalidOperationException).
 * ``GET instances/{id}`` -> 202 + ``Location`` + ``Retry-After: 5`` while Pending/Running/
   ContinuedAsNew, 200 when Completed/Terminated/Failed, 404 unknown.
-* ``GET instances/`` (filters) -> 200 list; ``DELETE instances/{id}`` / ``instances/`` purge.
+* ``GET instances/`` (filters) -> 200 with one page of the list (below); ``DELETE
+  instances/{id}`` / ``instances/`` purge (by query: every match at once, not paged).
 * ``POST instances/{id}/terminate|restart``, ``instances/{id}/raiseEvent/{event}``.
 Suspend, resume, rewind and entities answer 501 (not emulated).
+
+Instance queries are paged as the extension pages them over Azure Storage
+(``HttpApiHandler.HandleGetStatusRequestAsync`` in azure-functions-durable-extension): the
+``top`` query parameter is the page size (default 100, ``OrchestrationStatusQueryCondition.
+PageSize``), the request header ``x-ms-continuation-token`` picks the page, and every answer
+carries an ``x-ms-continuation-token`` header: an opaque token while more may follow, the empty
+string after the last page (the provider's token is null there, and the handler adds the header
+anyway: test ``HttpApiHandlerTests.GetAllStatus_is_Success`` asserts ``string.Empty``). Azure
+Tables gives at most 1,000 rows per answer and may answer a page with no rows and still a token
+(a query timeout or partition boundary: learn.microsoft.com/rest/api/storageservices/
+query-timeout-and-pagination); ``QueryPaging(empty_pages=True)`` makes devhost do that on every
+other page, so a test can show that a caller follows tokens rather than stopping at an empty page.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -32,11 +49,82 @@ from devhost.errors import (
     UnknownFunctionError,
 )
 from devhost.status import status_payload
-from devhost.store import RuntimeStatus
+from devhost.store import Instance, RuntimeStatus
 
 log = logging.getLogger(__name__)
 
 _RUNNING = frozenset({RuntimeStatus.PENDING, RuntimeStatus.RUNNING, RuntimeStatus.CONTINUED_AS_NEW})
+
+#: Request and response header carrying a query's position (HttpApiHandler.cs).
+CONTINUATION_HEADER = "x-ms-continuation-token"
+#: ``int.TryParse`` as the handler reads ``top``: optional blanks and sign, digits only.
+_INT = re.compile(r"^\s*[+-]?\d+\s*$")
+_INT32_MAX = 2**31 - 1
+#: The handler's answer to an exception it did not expect (HttpApiHandler.HandleRequestAsync).
+_SOMETHING_WENT_WRONG = "Something went wrong while processing your request"
+
+
+@dataclass(frozen=True)
+class QueryPaging:
+    """How ``GET instances/`` pages its answer.
+
+    Attributes:
+        page_size: rows per page when the request gives no ``top`` (the extension's 100).
+        max_rows: most rows in one answer whatever ``top`` says (Azure Tables' 1,000).
+        empty_pages: answer every other page with no rows and a token, starting with the first,
+            as Azure Storage may; a caller that reads one page then sees nothing at all.
+    """
+
+    page_size: int = 100
+    max_rows: int = 1000
+    empty_pages: bool = False
+
+
+class _Defaults:
+    """Module-level defaults (a class, so a block can swap them without ``global``)."""
+
+    paging = QueryPaging()
+
+
+def default_paging() -> QueryPaging:
+    """The paging of every API built without its own (read at each query)."""
+    return _Defaults.paging
+
+
+@contextmanager
+def paging_default(paging: QueryPaging) -> Iterator[None]:
+    """Make ``paging`` the default for the duration of a block (tests, ``serve``)."""
+    saved = _Defaults.paging
+    _Defaults.paging = paging
+    try:
+        yield
+    finally:
+        _Defaults.paging = saved
+
+
+@dataclass(frozen=True)
+class _Position:
+    """Where the next page starts; ``rows`` is False when the next answer is an empty page."""
+
+    next_id: str | None
+    rows: bool
+
+    def token(self) -> str:
+        document = {"NextPartitionKey": self.next_id, "Rows": self.rows}
+        return base64.b64encode(json.dumps(document).encode("utf-8")).decode("ascii")
+
+    @classmethod
+    def parse(cls, token: str) -> _Position:
+        """Raises ValueError for a token devhost did not make (the provider's base64 and JSON
+        decoding throw there, and the handler answers 500)."""
+        try:
+            document = json.loads(base64.b64decode(token.strip(), validate=True))
+        except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f"The continuation token is not valid: {err}") from err
+        next_id = document.get("NextPartitionKey") if isinstance(document, dict) else None
+        if not isinstance(next_id, str) or not isinstance(document.get("Rows"), bool):
+            raise ValueError("The continuation token is not valid.")
+        return cls(next_id, document["Rows"])
 
 
 @dataclass(frozen=True)
@@ -57,11 +145,16 @@ class ApiResponse:
         )
 
 
-def _error(status: int, message: str, exception: BaseException | None = None) -> ApiResponse:
+def _error(
+    status: int,
+    message: str,
+    exception: BaseException | None = None,
+    exception_type: str | None = None,
+) -> ApiResponse:
     body: dict[str, Any] = {"Message": message}
     if exception is not None:
         body["ExceptionMessage"] = str(exception)
-        body["ExceptionType"] = {
+        body["ExceptionType"] = exception_type or {
             UnknownFunctionError: "System.ArgumentException",
             InstanceAlreadyRunningError: "System.InvalidOperationException",
         }.get(type(exception), type(exception).__name__)
@@ -103,9 +196,20 @@ def _statuses(query: Mapping[str, Sequence[str]]) -> list[RuntimeStatus] | None:
 class DurableHttpApi:
     """Serves the durable HTTP routes for whichever engine is current."""
 
-    def __init__(self, engine: Callable[[], Engine], endpoints: DurableEndpoints) -> None:
+    def __init__(
+        self,
+        engine: Callable[[], Engine],
+        endpoints: DurableEndpoints,
+        paging: QueryPaging | None = None,
+    ) -> None:
         self._engine = engine
         self._endpoints = endpoints
+        self._paging = paging
+
+    @property
+    def paging(self) -> QueryPaging:
+        """This API's query paging (the module default unless one was given)."""
+        return self._paging or default_paging()
 
     def handle(
         self,
@@ -136,7 +240,7 @@ class DurableHttpApi:
             return ApiResponse(404)
         if len(parts) == 1:
             if method == "GET":
-                return self._list(query)
+                return self._list(query, headers)
             if method == "DELETE":
                 return self._purge_where(query)
             return ApiResponse(404)
@@ -228,16 +332,51 @@ class DurableHttpApi:
         code = failed_code if instance.status is RuntimeStatus.FAILED else 200
         return ApiResponse.json(code, payload)
 
-    def _list(self, query: Mapping[str, Sequence[str]]) -> ApiResponse:
-        instances = self._engine().store.query(
-            created_from=_time(query, "createdTimeFrom"),
-            created_to=_time(query, "createdTimeTo"),
-            statuses=_statuses(query),
-            prefix=_first(query, "instanceIdPrefix"),
+    def _list(self, query: Mapping[str, Sequence[str]], headers: Mapping[str, str]) -> ApiResponse:
+        paging = self.paging
+        top = _first(query, "top")
+        limit = paging.page_size
+        if top is not None and _INT.match(top) and abs(int(top)) <= _INT32_MAX:
+            limit = int(top)
+        if limit <= 0:  # the provider's TableQuery.Take refuses it; the handler answers 500
+            return _error(
+                500,
+                _SOMETHING_WENT_WRONG,
+                ValueError("Take count must be positive and greater than 0."),
+                "System.ArgumentException",
+            )
+        token = next((v for k, v in headers.items() if k.lower() == CONTINUATION_HEADER), "")
+        try:
+            position = _Position.parse(token) if token else _Position(None, not paging.empty_pages)
+        except ValueError as err:
+            return _error(500, _SOMETHING_WENT_WRONG, err, "System.FormatException")
+        filters: dict[str, Any] = {
+            "created_from": _time(query, "createdTimeFrom"),
+            "created_to": _time(query, "createdTimeTo"),
+            "statuses": _statuses(query),
+            "prefix": _first(query, "instanceIdPrefix"),
+        }
+        store = self._engine().store
+        if not position.rows and paging.empty_pages:
+            first, _ = store.query_page(limit=1, start=position.next_id, **filters)
+            following = _Position(first[0].instance_id, True) if first else None
+            return self._page([], following, query)
+        rows, next_id = store.query_page(
+            limit=min(limit, paging.max_rows), start=position.next_id, **filters
         )
+        following = None if next_id is None else _Position(next_id, not paging.empty_pages)
+        return self._page(rows, following, query)
+
+    @staticmethod
+    def _page(
+        rows: list[Instance], following: _Position | None, query: Mapping[str, Sequence[str]]
+    ) -> ApiResponse:
         show_input = _flag(query, "showInput", True)
-        instances.sort(key=lambda i: i.created_time)
-        return ApiResponse.json(200, [status_payload(i, show_input=show_input) for i in instances])
+        return ApiResponse.json(
+            200,
+            [status_payload(i, show_input=show_input) for i in rows],
+            ((CONTINUATION_HEADER, "" if following is None else following.token()),),
+        )
 
     def _purge(self, instance_id: str) -> ApiResponse:
         if not self._engine().store.purge(instance_id):

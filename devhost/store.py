@@ -265,6 +265,34 @@ class Store:
                 if _matches(instance, created_from, created_to, wanted, prefix)
             ]
 
+    def query_page(
+        self,
+        *,
+        limit: int,
+        start: str | None = None,
+        created_from: float | None = None,
+        created_to: float | None = None,
+        statuses: Iterable[RuntimeStatus] | None = None,
+        prefix: str | None = None,
+    ) -> tuple[list[Instance], str | None]:
+        """One page of a query, in instance id order (the Azure Storage provider's Instances
+        table is keyed and scanned by instance id).
+
+        Returns:
+            up to ``limit`` matching instances whose id is ``start`` or later, and the id of the
+            next match after them (None when there is none).
+        """
+        wanted = None if statuses is None else frozenset(statuses)
+        with self._lock:
+            ids = sorted(
+                instance_id
+                for instance_id, instance in self._instances.items()
+                if (start is None or instance_id >= start)
+                and _matches(instance, created_from, created_to, wanted, prefix)
+            )
+            page = [self._instances[i].snapshot(with_history=False) for i in ids[:limit]]
+        return page, (ids[limit] if len(ids) > limit else None)
+
     def has_pending(self, instance_id: str) -> bool:
         """Whether the instance has events waiting for an episode."""
         with self._lock:
