@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bench.durations import MEDIAN_SECONDS, SIGMA, TAIL_SECONDS, lognormal_sampler, lower_bound
-from bench.latency import PARTS, split
+from bench.latency import PARTS, Timeline, by_part, split
 from bench.report import build_rows, table
 from bench.scenarios import lognormal_fleet, makespan, percentile
 
@@ -62,14 +62,52 @@ def test_shard_simulation_runs_and_a_single_shard_is_no_worse() -> None:
     assert 1.0 <= one <= many
 
 
+#: Event timestamps carry microseconds of the host's real clock; on a clock scaled x2000 one
+#: microsecond is 2 ms of emulated time.
+TIMESTAMP_RESOLUTION = 2000 * 1e-6
+
+
 def test_latency_split_runs_the_real_app_in_a_worker_process() -> None:
     """The peer arrangement (time-scaled emulator, TLS, the app's orchestrators in a worker
-    process) at a tiny size: every polled server's latency splits into parts that add up."""
-    parts = split(servers=4, concurrency=2, seed=1, scale=2000.0, workers=1)
-    assert 1 <= len(parts["total"]) <= 4
-    assert all(len(values) == len(parts["total"]) for values in parts.values())
-    for index, total in enumerate(parts["total"]):
-        pieces = [parts[part][index] for part in PARTS if part != "total"]
-        assert sum(pieces) == pytest.approx(total)
-        assert parts["poll timing"][index] >= 0.0  # the poll that saw the end came after it
-        assert total >= 0.0
+    process) at a tiny size: every polled server's instants come in causal order, and its latency
+    splits into parts that add up. Nothing here depends on how fast the host was: load only
+    moves the later instants later (a timer due before the end is ``test_a_timer_due_...``)."""
+    timelines = split(servers=4, concurrency=2, seed=1, scale=2000.0, workers=1)
+    assert 1 <= len(timelines) <= 4
+    parts = by_part(timelines)
+    assert all(len(values) == len(timelines) for values in parts.values())
+    eps = TIMESTAMP_RESOLUTION
+    for timeline in timelines:
+        # a timer never fires before it is due, the read comes after it, the completion after
+        # the read; and the read that saw the end returned after the end
+        assert timeline.due <= timeline.fired + eps
+        assert timeline.fired <= timeline.read + eps
+        assert timeline.read <= timeline.done + eps
+        assert timeline.end <= timeline.read + eps
+        shares = timeline.parts()
+        assert sum(shares[part] for part in PARTS if part != "total") == pytest.approx(
+            shares["total"], abs=4 * eps
+        )
+        assert all(seconds >= 0.0 for seconds in shares.values())
+
+
+@pytest.mark.parametrize(
+    ("timeline", "expected"),
+    [
+        # the timer was due after the end: every step in turn
+        (Timeline(end=100, due=103, fired=104, read=107, done=108), (3, 1, 3, 1, 8)),
+        # due 6 s before the end, fired 2 s before it: the read was under way at the end
+        (Timeline(end=100, due=94, fired=98, read=105, done=106), (0, 0, 5, 1, 6)),
+        # due before the end, fired after it: the firing holds the time since the end
+        (Timeline(end=100, due=90, fired=102, read=104, done=104.5), (0, 2, 2, 0.5, 4.5)),
+    ],
+)
+def test_a_timer_due_before_the_end_spends_no_latency_on_poll_timing(
+    timeline: Timeline, expected: tuple[float, ...]
+) -> None:
+    """On a busy machine the last poll's timer is often due before the end (the wait aimed a
+    little early and the host's delay, magnified by the scaled clock, carried the read past
+    the end); the latency after the end then falls to the step under way, never below zero."""
+    shares = timeline.parts()
+    assert tuple(shares[part] for part in PARTS) == pytest.approx(expected)
+    assert timeline.early == pytest.approx(max(0.0, timeline.end - timeline.due))
