@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import azure.functions as func
 
@@ -38,6 +38,8 @@ from devhost.routes import RouteTemplate
 log = logging.getLogger(__name__)
 
 _MAX_BODY = 100 * 1024 * 1024
+_FUNCTION_ADMIN = "/admin/functions/"
+_STATUS = "/status"
 
 
 class _AppRoute:
@@ -200,9 +202,23 @@ class _Handler(BaseHTTPRequestHandler):
             return self._api(request, path[len(WEBHOOK_PATH) + 1 :])
         if path in ("/", "/admin/host/status"):
             return ApiResponse.json(200, {"state": "Running", "host": "devhost"})
+        if path.startswith(_FUNCTION_ADMIN) and path.endswith(_STATUS):
+            if not server.authorized(request.query, request.headers):
+                return ApiResponse(401)
+            return self._function_status(unquote(path[len(_FUNCTION_ADMIN) : -len(_STATUS)]))
         if path.startswith(prefix) or (path + "/") == prefix:
             return self._app(request, path[len(prefix) :])
         return ApiResponse(404)
+
+    def _function_status(self, name: str) -> ApiResponse:
+        """``GET admin/functions/{name}/status`` as the host answers it
+        (FunctionsController.GetFunctionStatus): the indexing errors, or 404 for no such function.
+        """
+        index = self.server.index
+        failed = index.error(name)
+        if failed is not None:
+            return ApiResponse.json(200, {"errors": [failed.error]})
+        return ApiResponse.json(200, {}) if index.has_function(name) else ApiResponse(404)
 
     def _api(self, request: _Request, relative: str) -> ApiResponse:
         return self.server.api.handle(

@@ -86,12 +86,51 @@ class IndexedFunction:
         return inspect.iscoroutinefunction(self.user_function)
 
 
+#: ``Exception.Source`` of the exceptions behind an indexing error, as the host flattens them.
+_WEBJOBS_HOST = "Microsoft.Azure.WebJobs.Host"
+_WEBJOBS_EXTENSIONS = "Microsoft.Azure.WebJobs.Extensions"
+#: The type the host generates its function methods on (ScriptHost.GeneratedTypeName).
+_GENERATED_TYPE = "Functions"
+
+
+@dataclass(frozen=True)
+class FunctionInError:
+    """A function that failed indexing: disabled, with the host's error text."""
+
+    name: str
+    kind: FunctionKind
+    error: str
+
+    @property
+    def message(self) -> str:
+        """The line the host logs once started."""
+        return f"The '{self.name}' function is in error: {self.error}"
+
+
+class _BindingError(Exception):
+    """A binding that cannot be used; ``source`` is the assembly the host would name."""
+
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(message)
+        self.source = source
+
+
 @dataclass(frozen=True)
 class AppIndex:
-    """The indexed app."""
+    """The indexed app; ``errors`` are the functions that failed indexing (not served)."""
 
     app_dir: Path
     functions: tuple[IndexedFunction, ...]
+    errors: tuple[FunctionInError, ...] = ()
+
+    def error(self, name: str) -> FunctionInError | None:
+        """The indexing error of function ``name`` (case-insensitive), if it failed."""
+        return next((e for e in self.errors if e.name.casefold() == name.casefold()), None)
+
+    def has_function(self, name: str) -> bool:
+        """Whether the app defines function ``name``, served or in error (case-insensitive)."""
+        names = [f.name for f in self.functions] + [e.name for e in self.errors]
+        return any(n.casefold() == name.casefold() for n in names)
 
     @cached_property
     def _orchestrators(self) -> dict[str, IndexedFunction]:
@@ -242,11 +281,19 @@ def _functions_of(app: object) -> tuple[Any, ...]:
 def index_app(app: object, app_dir: Path, environ: Mapping[str, str] | None = None) -> AppIndex:
     """Classify every function of ``app`` by its bindings.
 
+    A function whose binding cannot be used (e.g. an unresolvable ``%SETTING%`` in a schedule)
+    is left out and listed in ``errors``, logged with the host's messages.
+
     Raises:
-        IndexingError: ``app`` has no ``get_functions()``, a function has no trigger, or a
-            binding cannot be used (e.g. an unresolvable ``%SETTING%`` in a schedule).
+        IndexingError: ``app`` has no ``get_functions()`` or a function has no trigger.
     """
-    indexed = tuple(_index_function(function, environ) for function in _functions_of(app))
+    indexed: list[IndexedFunction] = []
+    errors: list[FunctionInError] = []
+    for function in _functions_of(app):
+        try:
+            indexed.append(_index_function(function, environ))
+        except _BindingError as err:
+            errors.append(_failed_indexing(function, err))
     for function in indexed:
         if function.kind is FunctionKind.ENTITY:
             log.warning(
@@ -254,7 +301,63 @@ def index_app(app: object, app_dir: Path, environ: Mapping[str, str] | None = No
                 "devhost; calls to it will fail",
                 function.name,
             )
-    return AppIndex(app_dir=app_dir.resolve(), functions=indexed)
+    for failed in errors:
+        log.error(failed.message, extra={"function": failed.name})
+    return AppIndex(app_dir=app_dir.resolve(), functions=tuple(indexed), errors=tuple(errors))
+
+
+def _failed_indexing(function: Any, err: _BindingError) -> FunctionInError:
+    """Log the WebJobs SDK's two lines for a function that failed indexing; its error."""
+    name = str(function.get_function_name())
+    method = f"{_GENERATED_TYPE}.{name}"
+    indexing = f"Error indexing method '{method}'"
+    log.error("%s: %s", indexing, err, extra={"function": name})
+    log.warning("Function '%s' failed indexing and will be disabled.", method)
+    flattened = " ".join(
+        _flattened(source, text)
+        for source, text in (
+            (_WEBJOBS_HOST, indexing),
+            (err.source, str(err)),
+        )
+    )
+    trigger = next(
+        (b for b in _binding_dicts(function) if str(b.get("type", "")).endswith("Trigger")), {}
+    )
+    try:
+        kind = FunctionKind(str(trigger.get("type")))
+    except ValueError:
+        kind = FunctionKind.OTHER
+    return FunctionInError(name=name, kind=kind, error=flattened)
+
+
+def _flattened(source: str, message: str) -> str:
+    """One exception as ``Utility.FlattenException`` writes it."""
+    return f"{source}: {message}" + ("" if message.endswith(".") else ".")
+
+
+def _timer(trigger: Mapping[str, Any], environ: Mapping[str, str] | None) -> TimerTrigger:
+    """The timer binding with its schedule resolved and parsed.
+
+    Raises:
+        _BindingError: the schedule's setting does not resolve, or it is not a schedule.
+    """
+    try:
+        schedule_text = resolve_setting(str(trigger.get("schedule", "")), environ)
+    except IndexingError as err:  # "'%NAME%' does not resolve to a value."
+        raise _BindingError(_WEBJOBS_HOST, str(err)) from err
+    try:
+        schedule = parse_schedule(schedule_text)
+    except IndexingError as err:
+        raise _BindingError(
+            _WEBJOBS_EXTENSIONS,
+            f"The schedule expression '{schedule_text}' was not recognized as a valid cron "
+            "expression or timespan string.",
+        ) from err
+    return TimerTrigger(
+        schedule_text=schedule_text,
+        schedule=schedule,
+        run_on_startup=bool(trigger.get("runOnStartup") or False),
+    )
 
 
 def _index_function(function: Any, environ: Mapping[str, str] | None) -> IndexedFunction:
@@ -293,12 +396,7 @@ def _index_function(function: Any, environ: Mapping[str, str] | None) -> Indexed
             auth_level=str(trigger.get("authLevel") or "function").lower(),
         )
     elif kind is FunctionKind.TIMER:
-        schedule_text = resolve_setting(str(trigger.get("schedule", "")), environ)
-        timer = TimerTrigger(
-            schedule_text=schedule_text,
-            schedule=parse_schedule(schedule_text),
-            run_on_startup=bool(trigger.get("runOnStartup") or False),
-        )
+        timer = _timer(trigger, environ)
     return IndexedFunction(
         name=name,
         kind=kind,
