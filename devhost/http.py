@@ -11,6 +11,14 @@ A ``ThreadingHTTPServer`` on loopback serves
 
 As with ``func start``, keys are not enforced unless a function key is configured; then
 FUNCTION/ADMIN routes and the webhooks need ``code=`` or ``x-functions-key``.
+
+Any method token is routed (``BaseHTTPRequestHandler`` alone answers an unknown one with an HTML
+501 page). A request whose path matches an app route whose methods do not include the request's
+is answered 404 with no body, as the Functions host does: its routes carry an ASP.NET
+``HttpMethodRouteConstraint`` (azure-functions-host WebScriptHostHttpRoutesManager.
+InitializeHttpFunctionRoutes), so the route does not match and nothing else does (methods
+compared case-insensitively). A method that is not an RFC 9110 token is refused with 400, as
+Kestrel refuses the request line (HttpParser.GetUnknownMethod -> RejectRequestLine).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import socket
 import threading
 from collections.abc import Callable
@@ -38,6 +47,8 @@ from devhost.routes import RouteTemplate
 log = logging.getLogger(__name__)
 
 _MAX_BODY = 100 * 1024 * 1024
+#: An RFC 9110 token (section 5.6.2), what a method must be.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FUNCTION_ADMIN = "/admin/functions/"
 _STATUS = "/status"
 
@@ -153,6 +164,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_OPTIONS(self) -> None:
         self._dispatch()
 
+    def __getattr__(self, name: str) -> Any:
+        """``do_<METHOD>`` for every other method token (TRACE, CONNECT, PROPFIND ...)."""
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             chunks: list[bytes] = []
@@ -170,6 +187,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         server = self.server
+        if not _TOKEN.fullmatch(self.command):
+            self.close_connection = True
+            self._send(ApiResponse(400))
+            return
         split = urlsplit(self.path)
         host = self.headers.get("Host") or server.origin.removeprefix("http://")
         try:
@@ -200,9 +221,9 @@ class _Handler(BaseHTTPRequestHandler):
             if not server.authorized(request.query, request.headers):
                 return ApiResponse(401)
             return self._api(request, path[len(WEBHOOK_PATH) + 1 :])
-        if path in ("/", "/admin/host/status"):
+        if path == "/" or (path == "/admin/host/status" and request.method == "GET"):
             return ApiResponse.json(200, {"state": "Running", "host": "devhost"})
-        if path.startswith(_FUNCTION_ADMIN) and path.endswith(_STATUS):
+        if path.startswith(_FUNCTION_ADMIN) and path.endswith(_STATUS) and request.method == "GET":
             if not server.authorized(request.query, request.headers):
                 return ApiResponse(401)
             return self._function_status(unquote(path[len(_FUNCTION_ADMIN) : -len(_STATUS)]))

@@ -235,6 +235,8 @@ class DurableHttpApi:
                 return ApiResponse(404)
             return self._start(parts[1], parts[2] if len(parts) == 3 else None, query, body)
         if head == "entities":
+            if method not in ("GET", "POST", "DELETE"):  # what the handler's EntityRoute takes
+                return ApiResponse(404)
             return _error(501, "Durable entities are not supported by devhost.")
         if head != "instances":
             return ApiResponse(404)
