@@ -13,11 +13,27 @@ import uuid
 from typing import Final
 
 RUN_ID_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
+#: The shape of every run ID ``new_run_id`` makes: a prefix of 2-16 lowercase letters and digits
+#: starting with a letter (``exp``, ``sched``, or one added later), ``-``, 20 lowercase hex digits.
+#: Narrower than ``RUN_ID_PATTERN`` on purpose: a URL may name only what the app can have started.
+RUN_ID_SHAPE: Final = re.compile(r"[a-z][a-z0-9]{1,15}-[0-9a-f]{20}", re.ASCII)
 
 
 def new_run_id(prefix: str = "exp") -> str:
     """A fresh run ID for the HTTP starter (outside orchestrators, so uuid4 is fine)."""
     return f"{prefix}-{uuid.uuid4().hex[:20]}"
+
+
+def is_run_id(value: object) -> bool:
+    """Whether ``value`` could name a run: the shape of ``new_run_id``'s answers, nothing else.
+
+    The HTTP routes check a run ID from the URL with this before handing it to the durable
+    client: the SDK puts the ID into the management URL unescaped
+    (``RpcManagementOptions.to_url`` in azure-functions-durable 1.x), so an ID holding ``?``,
+    ``#``, ``/`` or non-ASCII characters would address another resource of the host's API. The
+    whole string must match (``fullmatch``: ``$`` would let a trailing newline through).
+    """
+    return isinstance(value, str) and RUN_ID_SHAPE.fullmatch(value) is not None
 
 
 def shard_instance_id(run_id: str, shard: int) -> str:

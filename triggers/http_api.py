@@ -19,6 +19,7 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 
 from mysqlexport import report
 from mysqlexport.durable_ids import (
+    is_run_id,
     new_run_id,
     run_prefix,
     server_prefix,
@@ -65,14 +66,30 @@ def _status_name(status: Any) -> str | None:
     return runtime.name if runtime is not None else None
 
 
+def _run_not_found(run_id: str) -> func.HttpResponse:
+    """404 ``RunNotFound`` naming the ID (shortened: it comes from the URL, of any length)."""
+    shown = run_id if len(run_id) <= 64 else f"{run_id[:64]}..."
+    return error_response(404, "RunNotFound", f"no export run {shown!r}")
+
+
 async def _find_run(
     client: df.DurableOrchestrationClient, req: func.HttpRequest, show_input: bool = False
 ) -> tuple[str, Any, func.HttpResponse | None]:
-    """The run named in the route, or a 404 answer."""
+    """The run named in the route, or a 404 answer.
+
+    An ID that is not of the shape the app gives runs (``is_run_id``) is refused before the
+    durable client sees it: ``get_status`` puts the ID into the host's management URL unescaped
+    (azure-functions-durable ``RpcManagementOptions.to_url``), so ``?``, ``#`` or ``/`` in it
+    address another resource. ``GET instances/?...`` answers every instance's status as a list
+    (the extension's ``HttpApiHandler.cs``, ``instanceId == null``) and the SDK fails with a
+    TypeError on it: a 500, on devhost and on the real host alike.
+    """
     run_id = req.route_params.get("runId", "")
+    if not is_run_id(run_id):
+        return run_id, None, _run_not_found(run_id)
     status = await client.get_status(run_id, show_input=show_input)
     if _status_name(status) is None:
-        return run_id, status, error_response(404, "RunNotFound", f"no export run {run_id!r}")
+        return run_id, status, _run_not_found(run_id)
     return run_id, status, None
 
 
