@@ -1,8 +1,11 @@
 """Command line: ``python -m devhost serve`` and ``python -m devhost run``.
 
 ``serve`` runs an app like ``func start`` would (optionally on a virtual clock, with a function
-key, persisting the store to a directory). ``run`` posts a request file to an app route and
-follows the orchestration to its end, against an in-process host or a running one (``--url``).
+key, keeping the store in a directory). ``run`` posts a request file to an app route and follows
+the orchestration to its end, against an in-process host or a running one (``--url``). Both work
+with only the ARM settings in the environment: a required secret that is not set is generated
+for local runs (``devhost.trial``), and a function whose binding does not resolve is disabled,
+not fatal (``devhost.indexing``); the log says which.
 """
 
 from __future__ import annotations
@@ -12,35 +15,93 @@ import json
 import logging
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 from rich.console import Console
 
 from devhost.clock import Clock, VirtualClock, WallClock
+from devhost.config import load_local_settings
 from devhost.host import DevHost
 from devhost.indexing import AppIndex, FunctionKind
+from devhost.management import QueryPaging, paging_default
 from devhost.runner import run_request
 from devhost.store import Store
+from devhost.trial import apply_local_defaults
 
 STORE_FILE = "devhost-store.json"
+#: Seconds between snapshots of the store while serving with ``--store``.
+SAVE_INTERVAL = 2.0
+
+_EMPTY_PAGES_HELP = (
+    "answer every other instance-query page with no rows and an x-ms-continuation-token, as "
+    "Azure Storage may, to check that callers follow the token"
+)
+_VIRTUAL_CLOCK_HELP = (
+    "run durable timers on a virtual clock that jumps to the next timer whenever the host is "
+    "idle (hours of waiting pass at once); default: the wall clock"
+)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _app_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--app-dir",
+        default=".",
+        type=Path,
+        help="directory of the app: its module, host.json and local.settings.json (default: .)",
+    )
+    parser.add_argument(
+        "--app",
+        default="function_app:app",
+        help="the app object as module:attribute (default: function_app:app)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser (every option described in ``--help``)."""
     parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__)
     parser.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="serve an app until interrupted")
-    serve.add_argument("--app-dir", default=".", type=Path)
-    serve.add_argument("--app", default="function_app:app", help="module:attribute")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", default=7071, type=int)
-    serve.add_argument("--virtual-clock", action="store_true")
-    serve.add_argument("--function-key", default=None)
-    serve.add_argument("--store", default=None, type=Path, help="directory for a JSON snapshot")
+    serve = commands.add_parser(
+        "serve",
+        help="serve an app until interrupted",
+        description="Serve an app like func start: its routes under /api, the durable "
+        "management webhooks and the client RPC, its timers, until Ctrl+C.",
+    )
+    _app_options(serve)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", default=7071, type=int, help="TCP port (default 7071; 0 picks a free one)"
+    )
+    serve.add_argument("--virtual-clock", action="store_true", help=_VIRTUAL_CLOCK_HELP)
+    serve.add_argument(
+        "--function-key",
+        default=None,
+        metavar="KEY",
+        help="require this key (?code= or x-functions-key) on FUNCTION and ADMIN routes and "
+        "the durable webhooks, as a deployed app does (default: none, as func start)",
+    )
+    serve.add_argument(
+        "--store",
+        default=None,
+        type=Path,
+        metavar="DIR",
+        help=f"directory to keep the instance store in ({STORE_FILE}, saved every "
+        f"{SAVE_INTERVAL:g} s and at exit) and any generated setting; without it a restart "
+        "forgets every run",
+    )
+    serve.add_argument("--empty-query-pages", action="store_true", help=_EMPTY_PAGES_HELP)
 
-    run = commands.add_parser("run", help="POST a request and follow the orchestration")
+    run = commands.add_parser(
+        "run",
+        help="POST a request and follow the orchestration",
+        description="POST a JSON request to an app route and follow the orchestration it "
+        "starts to its end, with live progress; exit status 0 when it completed.",
+    )
     run.add_argument("request", type=Path, help="JSON file with the request body")
     run.add_argument(
         "--route",
@@ -53,52 +114,109 @@ def _parser() -> argparse.ArgumentParser:
         help="route showing progress, e.g. exports/{id} (default: a GET route ROUTE/{...})",
     )
     run.add_argument("--report", type=Path, default=None, help="write the output JSON here")
-    run.add_argument("--app-dir", default=".", type=Path)
-    run.add_argument("--app", default="function_app:app")
+    _app_options(run)
     run.add_argument("--url", default=None, help="use a running host instead of starting one")
-    run.add_argument("--route-prefix", default=None, help="default: host.json's (api)")
-    run.add_argument("--method", default="POST")
-    run.add_argument("--virtual-clock", action="store_true")
-    run.add_argument("--function-key", default=None)
-    run.add_argument("--timeout", default=3600.0, type=float)
-    run.add_argument("--poll-interval", default=0.25, type=float)
+    run.add_argument(
+        "--route-prefix",
+        default=None,
+        help="prefix of the app's routes (default: host.json's routePrefix; with --url: api)",
+    )
+    run.add_argument("--method", default="POST", help="HTTP method of the request (default POST)")
+    run.add_argument("--virtual-clock", action="store_true", help=_VIRTUAL_CLOCK_HELP)
+    run.add_argument(
+        "--function-key",
+        default=None,
+        metavar="KEY",
+        help="key sent with every request (?code=); without --url the started host requires it",
+    )
+    run.add_argument(
+        "--timeout",
+        default=3600.0,
+        type=float,
+        help="seconds to wait for the orchestration to end (default 3600)",
+    )
+    run.add_argument(
+        "--poll-interval",
+        default=0.25,
+        type=float,
+        help="seconds between polls of the status URL (default 0.25)",
+    )
+    run.add_argument("--empty-query-pages", action="store_true", help=_EMPTY_PAGES_HELP)
     return parser
 
 
-def _serve(args: argparse.Namespace, console: Console) -> int:
+def _local_settings(app_dir: Path, store_dir: Path | None) -> None:
+    """Settings as ``func start`` gives them (environment, then local.settings.json), then the
+    local defaults for whatever required secret is still unset."""
+    load_local_settings(app_dir.resolve())
+    apply_local_defaults(store_dir)
+
+
+def serve(
+    args: argparse.Namespace,
+    console: Console,
+    *,
+    clock: Clock | None = None,
+    stop: threading.Event | None = None,
+    on_ready: Callable[[DevHost], None] | None = None,
+) -> int:
+    """``serve``: until ``stop`` is set (by default: until SIGINT or SIGTERM).
+
+    ``clock`` overrides the one the options choose (a test shares its emulator's), ``on_ready``
+    is called with the started host.
+    """
+    _local_settings(args.app_dir, args.store)
     store_path = None if args.store is None else args.store / STORE_FILE
     store = Store() if store_path is None else Store.load(store_path)
-    clock: Clock = VirtualClock() if args.virtual_clock else WallClock()
-    host = DevHost(
-        args.app_dir,
-        args.app,
-        clock=clock,
-        store=store,
-        host=args.host,
-        port=args.port,
-        function_key=args.function_key,
-    )
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with host:
-        console.print(f"[bold]devhost[/bold] serving {host.app_dir} on {host.url}")
-        for function in host.index.of_kind(FunctionKind.HTTP):
-            assert function.http is not None
-            methods = ",".join(sorted(function.http.methods or {"ANY"}))
-            prefix = f"/{host.config.route_prefix}" if host.config.route_prefix else ""
-            console.print(
-                f"  {function.name}: [{methods}] {host.url}{prefix}/{function.http.template}"
+    chosen: Clock = clock or (VirtualClock() if args.virtual_clock else WallClock())
+    if stop is None:
+        stop = threading.Event()
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with ExitStack() as scope:
+        if args.empty_query_pages:
+            scope.enter_context(paging_default(QueryPaging(empty_pages=True)))
+        host = scope.enter_context(
+            DevHost(
+                args.app_dir,
+                args.app,
+                clock=chosen,
+                store=store,
+                host=args.host,
+                port=args.port,
+                function_key=args.function_key,
             )
-        for kind in (FunctionKind.ORCHESTRATOR, FunctionKind.ACTIVITY, FunctionKind.TIMER):
-            for function in host.index.of_kind(kind):
-                console.print(f"  {function.name}: {kind.value}")
-        while not stop.wait(2.0):
+        )
+        _describe(host, console, store_path)
+        if on_ready is not None:
+            on_ready(host)
+        while not stop.wait(SAVE_INTERVAL):
             if store_path is not None:
                 store.save(store_path)
     if store_path is not None:
         store.save(store_path)
     return 0
+
+
+def _describe(host: DevHost, console: Console, store_path: Path | None) -> None:
+    console.print(f"[bold]devhost[/bold] serving {host.app_dir} on {host.url}")
+    for function in host.index.of_kind(FunctionKind.HTTP):
+        assert function.http is not None
+        methods = ",".join(sorted(function.http.methods or {"ANY"}))
+        prefix = f"/{host.config.route_prefix}" if host.config.route_prefix else ""
+        console.print(f"  {function.name}: [{methods}] {host.url}{prefix}/{function.http.template}")
+    for kind in (FunctionKind.ORCHESTRATOR, FunctionKind.ACTIVITY, FunctionKind.TIMER):
+        for function in host.index.of_kind(kind):
+            console.print(f"  {function.name}: {kind.value}")
+    for failed in host.index.errors:
+        console.print(
+            f"  {failed.name}: {failed.kind.value} [red]disabled[/red] ({failed.error})",
+            highlight=False,
+        )
+    if store_path is None:
+        console.print("  store: in memory (a restart forgets every run; --store DIR keeps them)")
+    else:
+        console.print(f"  store: {store_path}")
 
 
 def default_routes(index: AppIndex, route: str | None) -> tuple[str, str | None]:
@@ -144,8 +262,14 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             progress_route=args.progress,
         )
         return 0 if result.succeeded else 1
+    _local_settings(args.app_dir, None)
     clock: Clock = VirtualClock() if args.virtual_clock else WallClock()
-    with DevHost(args.app_dir, args.app, clock=clock, function_key=args.function_key) as host:
+    with ExitStack() as scope:
+        if args.empty_query_pages:
+            scope.enter_context(paging_default(QueryPaging(empty_pages=True)))
+        host = scope.enter_context(
+            DevHost(args.app_dir, args.app, clock=clock, function_key=args.function_key)
+        )
         route, progress = default_routes(host.index, args.route)
         result = run_request(
             host.url,
@@ -165,9 +289,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING))
     console = Console()
     if args.command == "serve":
-        return _serve(args, console)
+        return serve(args, console)
     return _run(args, console)
