@@ -25,6 +25,7 @@ from armemulator.config import (
     SUPPORTED_API_VERSIONS,
     EmulatorConfig,
     PausedError,
+    Resubmission,
 )
 from armemulator.counters import Counters
 from armemulator.emulator import Emulator
@@ -52,6 +53,7 @@ __all__ = [
     "Kind",
     "NotStartedError",
     "PausedError",
+    "Resubmission",
     "ScaledClock",
     "ServerSpec",
     "VirtualClock",

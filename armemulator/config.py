@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from armemulator.clock import Clock, WallClock
 from armemulator.faults import Faults
@@ -26,6 +27,22 @@ DEFAULT_PAUSED_ERROR: PausedError = (
     "On-demand backup and export is temporarily paused for Azure Database for MySQL "
     "flexible servers.",
 )
+
+
+class Resubmission(StrEnum):
+    """How backupAndExport answers a resubmission: the same backup name again for a server
+    whose export of that name it already accepted (what a client sends after losing the answer
+    to its first POST). ARM's contract promises none of these; each is a reading of it.
+    """
+
+    #: 409 BackupAlreadyRunningForServer while that export runs, then 200 with its final
+    #: result ("exports the backup ... by creating a backup if not existing"). The default.
+    CONFLICT_THEN_RESULT = "conflict-then-result"
+    #: 202 again, running or not: a second export of the same name (``ExportRecord.repeat_of``).
+    ACCEPT_AGAIN = "accept-again"
+    #: 400 DuplicateBackupName (an invented code, see ``errors.duplicate_backup_name``).
+    REFUSE = "refuse"
+
 
 #: api-versions of Microsoft.DBforMySQL that carry backupAndExport, oldest first.
 SUPPORTED_API_VERSIONS: tuple[str, ...] = (
@@ -104,6 +121,8 @@ class EmulatorConfig:
     retry_after_seconds: float = 10.0
     #: None = accepting; a (status, code, message) = backupAndExport answers that error.
     paused: PausedError | None = None
+    #: How a repeat of an accepted backup name on the same server is answered.
+    resubmission: Resubmission = Resubmission.CONFLICT_THEN_RESULT
 
     # --- export behaviour --------------------------------------------------------------------
     #: Emulated seconds an accepted export stays "Pending".

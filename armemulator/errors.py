@@ -9,8 +9,9 @@ Codes marked *invented* below have no documented counterpart for backupAndExport
 research found none); they are the emulator's stand-ins so a client can be tested against the
 situation at all: ``BackupAndExportPaused`` (Microsoft documents the feature as paused but not the
 error a paused call returns), ``InvalidServerState``, ``BackupAlreadyRunningForServer``,
-``InsufficientStorageContainers``, ``InvalidOperationUrl``. No message ever contains a SAS URI or
-a bearer token.
+``InsufficientStorageContainers``, ``InvalidOperationUrl``, ``DuplicateBackupName`` (how the
+service answers a repeated backup name is not documented at all). No message ever contains a SAS
+URI or a bearer token.
 """
 
 from __future__ import annotations
@@ -262,6 +263,17 @@ def backup_already_running(server: str) -> ArmError:
         "BackupAlreadyRunningForServer",
         f"A backup and export operation is already in progress for server '{server}'. "
         "Wait for the previous operation to finish.",
+    )
+
+
+def duplicate_backup_name(server: str, backup_name: str) -> ArmError:
+    """Invented code (see module docstring): ``Resubmission.REFUSE``'s answer to a repeat."""
+    return ArmError(
+        400,
+        "DuplicateBackupName",
+        f"A backup and export named '{_short(backup_name)}' was already requested for server "
+        f"'{server}'. Use another backup name.",
+        target="backupSettings.backupName",
     )
 
 

@@ -11,6 +11,8 @@ Each probability applies independently per request, in this order: connection re
 ``kinds`` restricts faults to some request kinds (see ``armemulator.kinds``), e.g.
 ``frozenset({Kind.BACKUP_AND_EXPORT})`` or ``POLLING_KINDS``. With ``fault_after_accept`` the
 request is handled first (a backupAndExport IS accepted) and the fault replaces its answer.
+``limit`` stops injecting after that many faulted requests (counted from ``set_faults``), so a
+test can say "the first POST loses its answer" without depending on the dice.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class Faults:
     kinds: frozenset[Kind] | None = None
     #: Handle the request first, then replace its answer by the fault.
     fault_after_accept: bool = False
+    #: At most this many requests get a fault (None = no limit).
+    limit: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("error_500", "error_503", "connection_reset", "slow"):
@@ -57,6 +61,8 @@ class Faults:
                 raise ValueError(f"Faults.{name} must be a probability in [0, 1], got {value!r}")
         if self.error_500 + self.error_503 + self.connection_reset > 1.0:
             raise ValueError("Faults: error_500 + error_503 + connection_reset must not exceed 1")
+        if self.limit is not None and self.limit < 0:
+            raise ValueError(f"Faults.limit must not be negative, got {self.limit!r}")
 
     @property
     def any(self) -> bool:
@@ -80,6 +86,7 @@ class FaultInjector:
         self._rng = random.Random(f"faults:{seed}")
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
+        self._faulted = 0  # requests faulted since the faults were set (for ``Faults.limit``)
 
     @property
     def faults(self) -> Faults:
@@ -88,6 +95,7 @@ class FaultInjector:
     def set_faults(self, faults: Faults) -> None:
         with self._lock:
             self._faults = faults
+            self._faulted = 0
 
     def decide(self, kind: Kind) -> FaultDecision | None:
         """Roll for one ARM request of ``kind``; None when nothing is injected."""
@@ -95,6 +103,8 @@ class FaultInjector:
         if not faults.any or (faults.kinds is not None and kind not in faults.kinds):
             return None
         with self._lock:
+            if faults.limit is not None and self._faulted >= faults.limit:
+                return None
             roll = self._rng.random()
             slow = self._rng.random() < faults.slow
             fault: FaultType | None = None
@@ -108,6 +118,8 @@ class FaultInjector:
                 self._counts[fault] += 1
             if slow:
                 self._counts[FaultType.SLOW] += 1
+            if fault is not None or slow:
+                self._faulted += 1
         if fault is None and not slow:
             return None
         return FaultDecision(fault, faults.slow_seconds if slow else 0.0, faults.fault_after_accept)

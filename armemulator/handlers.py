@@ -7,9 +7,11 @@ Each method here is one operation of the contract; failures are raised as ``ArmE
 Order of checks for ``POST .../backupAndExport`` (the emulator's reading of the contract):
 api-version, path parameters, subscription registration, request body, resource group and server
 exist (404), caller authorised (403), paused (configured error), server ``Ready`` (400), enough
-SAS URIs for ``validateBackup``'s ``numberOfContainers`` (400), no export running on the server
-(409), then either 200 with the final result of a completed export of the same ``backupName``
-(the operation "creates a backup if not existing") or 202 Accepted. ``validateBackup`` makes the
+SAS URIs for ``validateBackup``'s ``numberOfContainers`` (400); then a repeat of a backup name
+the server already accepted is answered as ``EmulatorConfig.resubmission`` says (by default 409
+while that export runs, then 200 with its final result - the operation "creates a backup if not
+existing"; or 202 again, a second export; or 400 ``DuplicateBackupName``); any other name meets
+409 while an export runs on the server, else 202 Accepted. ``validateBackup`` makes the
 same checks except the pause: the documented pause concerns exporting, and a read-only estimate
 does not export anything.
 """
@@ -212,11 +214,19 @@ class ArmOperations:
             raise errors.insufficient_containers(spec.number_of_containers, body.sas_uri_count)
         if outcome.result is SubmitResult.ALREADY_RUNNING:
             raise errors.backup_already_running(spec.name)
+        if outcome.result is SubmitResult.REPEAT_REFUSED:
+            raise errors.duplicate_backup_name(spec.name, body.backup_name)
         if record is None:  # unreachable: DUPLICATE and ACCEPTED always carry a record
             raise errors.server_not_found(resource_group, name)
         if outcome.result is SubmitResult.DUPLICATE:
             return Response.json(200, backup_and_export_response(record, self._clock.now()))
-        headers = {"Location": self._polling_url(LinkKind.OPERATION_STATUS, record, api_version)}
+        headers = {
+            "Location": self._polling_url(LinkKind.OPERATION_STATUS, record, api_version),
+            # The 202's request id is the operation's id: the .NET SDK's scenario test reads it
+            # as the operationId of operationResults (Azure/azure-sdk-for-net, sdk/mysql/
+            # Azure.ResourceManager.MySql/tests/Scenario/MySqlFlexibleServerBackupTests.cs).
+            "x-ms-request-id": record.operation_id,
+        }
         if self._config.async_operation_header:
             headers["Azure-AsyncOperation"] = self._polling_url(
                 LinkKind.ASYNC_OPERATION, record, api_version

@@ -32,7 +32,7 @@ from enum import StrEnum
 from typing import Any
 
 from armemulator.clock import Clock
-from armemulator.config import EmulatorConfig
+from armemulator.config import EmulatorConfig, Resubmission
 from armemulator.fleet import ServerSpec, short_location
 
 #: The error a Failed export reports (verbatim from every example of the API).
@@ -82,6 +82,9 @@ class ExportRecord:
     error_code: str | None
     #: True when this entry answered a repeat of a completed export's backup name with 200.
     duplicate: bool = False
+    #: ``sequence`` of the earlier export of the same backup name on the same server that this
+    #: one repeats (accepted again under ``Resubmission.ACCEPT_AGAIN``); None otherwise.
+    repeat_of: int | None = None
     #: Parameters of the signed polling URLs (not secrets; the signature is not stored).
     url_issued_at: int = dataclasses.field(default=0, repr=False)
     url_nonce: str = dataclasses.field(default="", repr=False)
@@ -152,6 +155,8 @@ class SubmitResult(StrEnum):
     NOT_READY = "not_ready"
     TOO_FEW_CONTAINERS = "too_few_containers"
     ALREADY_RUNNING = "already_running"
+    #: A repeat of an accepted backup name, refused (``Resubmission.REFUSE``).
+    REPEAT_REFUSED = "repeat_refused"
 
 
 @dataclass(frozen=True)
@@ -288,7 +293,12 @@ class FleetModel:
     def submit_export(
         self, subscription: str, resource_group: str, name: str, request: ExportRequest
     ) -> SubmitOutcome:
-        """Atomically check the server can export now and accept (or deduplicate) the export."""
+        """Atomically check the server can export now and accept (or deduplicate) the export.
+
+        A repeat of a backup name this server already accepted is answered as
+        ``config.resubmission`` says: 409 while that export runs then 200 with its result (the
+        default), accepted again as a second export, or refused.
+        """
         key = server_key(subscription, resource_group, name)
         now = self._clock.now()
         with self._lock:
@@ -300,11 +310,16 @@ class FleetModel:
                 return SubmitOutcome(SubmitResult.NOT_READY, spec)
             if request.sas_uri_count < spec.number_of_containers:
                 return SubmitOutcome(SubmitResult.TOO_FEW_CONTAINERS, spec)
-            current = server.current
-            if current is not None and not current.is_terminal_at(now):
-                return SubmitOutcome(SubmitResult.ALREADY_RUNNING, spec, current)
             previous = server.by_name.get(request.backup_name)
-            if previous is not None:
+            mode = self._config.resubmission
+            if previous is not None and mode is Resubmission.REFUSE:
+                return SubmitOutcome(SubmitResult.REPEAT_REFUSED, spec, previous)
+            again = previous is not None and mode is Resubmission.ACCEPT_AGAIN
+            current = server.current
+            running = current is not None and not current.is_terminal_at(now)
+            if running and not (again and current is previous):
+                return SubmitOutcome(SubmitResult.ALREADY_RUNNING, spec, current)
+            if previous is not None and not again:
                 duplicate = dataclasses.replace(
                     previous,
                     sequence=len(self._exports),
@@ -319,6 +334,8 @@ class FleetModel:
                 self._duplicates += 1
                 return SubmitOutcome(SubmitResult.DUPLICATE, spec, previous)
             record = self._plan(key, spec, request, now)
+            if previous is not None:
+                record = dataclasses.replace(record, repeat_of=previous.sequence)
             server.current = record
             server.by_name[request.backup_name] = record
             self._exports.append(record)

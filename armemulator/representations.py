@@ -87,14 +87,19 @@ def _error(record: ExportRecord) -> dict[str, Any]:
 
 
 def backup_metadata(record: ExportRecord) -> str:
-    """The ``backupMetadata`` string: key-value pairs as a JSON document."""
+    """The ``backupMetadata`` string: "metadata related to backup to be stored for restoring
+    resource in key-value pairs" (BackupAndExport.json 2023-12-30), which the API's examples show
+    as a JSON object of string values (``"{\"key1\":\"value1\",\"key2\":\"value2\"}"``).
+    What a restore would need to find and read the backup; never a SAS URI or a token."""
     return json.dumps(
         {
             "backupName": record.backup_name,
             "serverName": record.server_name,
+            "serverResourceId": record.server_id,
             "backupFormat": record.backup_format or "Raw",
-            "numberOfContainers": record.sas_uri_count,
-            "datasourceSizeInBytes": record.datasource_size_bytes,
+            "backupTime": iso(record.ends_at),
+            "numberOfContainers": str(record.sas_uri_count),
+            "datasourceSizeInBytes": str(record.datasource_size_bytes),
             "operationId": record.operation_id,
         },
         separators=(",", ":"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -13,6 +14,9 @@ from armemulator import (
     DEFAULT_SUBSCRIPTION,
     Emulator,
     EmulatorConfig,
+    Faults,
+    Kind,
+    Resubmission,
     ServerSpec,
     VirtualClock,
 )
@@ -95,9 +99,9 @@ def test_accepted_export_returns_202_with_signed_polling_urls(arm: Arm, emu: Emu
     assert response.headers["Content-Length"] == "0"
     assert response.headers["Retry-After"] == "10"
     assert response.headers["x-ms-correlation-request-id"] == "c1"
-    assert response.headers["x-ms-request-id"]
     assert response.headers["x-ms-ratelimit-remaining-subscription-writes"] == "199"
     operation_id = emu.exports()[0].operation_id
+    assert response.headers["x-ms-request-id"] == operation_id
     for header, segment in (
         ("Location", "operationStatus"),
         ("Azure-AsyncOperation", "azureAsyncOperation"),
@@ -166,7 +170,8 @@ def test_status_goes_pending_then_in_progress_then_succeeded(
 def test_location_answers_202_while_running_and_200_with_the_result_after(
     arm: Arm, emu: Emulator, clock: VirtualClock
 ) -> None:
-    location = arm.export("TestGroup", "mysqltestserver", backup="weekly-7").headers["Location"]
+    accepted = arm.export("TestGroup", "mysqltestserver", backup="weekly-7")
+    location = accepted.headers["Location"]
 
     running = arm.get(location)
     assert running.status_code == 202
@@ -191,6 +196,14 @@ def test_location_answers_202_while_running_and_200_with_the_result_after(
     assert body["startTime"].endswith("Z")
     assert body["endTime"].endswith("Z")
     assert "error" not in body
+    # "metadata ... in key-value pairs": a JSON object of strings, as in the API's examples
+    metadata = json.loads(body["properties"]["backupMetadata"])
+    assert all(isinstance(v, str) for v in metadata.values())
+    assert metadata["backupName"] == "weekly-7"
+    assert metadata["serverName"] == "mysqltestserver"
+    assert SAS.split("?")[1] not in body["properties"]["backupMetadata"]
+    # the status resource carries the progress, not the metadata (it is the final result's)
+    assert "backupMetadata" not in arm.get(accepted.headers["Azure-AsyncOperation"]).json()
 
 
 def test_export_of_failing_server_ends_failed_with_aggregate_exception(
@@ -349,6 +362,64 @@ def test_same_backup_name_after_completion_returns_200_with_final_result(
     assert records[1].operation_id == original.operation_id
     assert emu.counters().duplicate_exports == 1
     assert emu.counters().exports_accepted == 1
+
+
+@pytest.mark.parametrize("done", [False, True], ids=["running", "completed"])
+def test_accept_again_answers_a_repeated_name_with_a_second_export(
+    clock: VirtualClock, done: bool
+) -> None:
+    config = EmulatorConfig(clock=clock, resubmission=Resubmission.ACCEPT_AGAIN)
+    with Emulator(config) as emu:
+        arm = Arm(emu)
+        assert arm.export("TestGroup", "mysqltestserver", backup="monthly").status_code == 202
+        first = emu.exports()[0]
+        if done:
+            clock.set(first.ends_at + 60)
+
+        again = arm.export("TestGroup", "mysqltestserver", backup="monthly")
+        other = arm.export("TestGroup", "mysqltestserver", backup="another")
+
+        second = emu.exports()[1]
+    assert again.status_code == 202
+    assert again.headers["x-ms-request-id"] == second.operation_id != first.operation_id
+    assert (second.backup_name, second.repeat_of, second.duplicate) == ("monthly", 0, False)
+    assert other.status_code == 409  # one export at a time still holds for other names
+
+
+@pytest.mark.parametrize("done", [False, True], ids=["running", "completed"])
+def test_refuse_answers_a_repeated_name_with_an_invented_400(
+    clock: VirtualClock, done: bool
+) -> None:
+    with Emulator(EmulatorConfig(clock=clock, resubmission=Resubmission.REFUSE)) as emu:
+        arm = Arm(emu)
+        arm.export("TestGroup", "mysqltestserver", backup="monthly")
+        if done:
+            clock.set(emu.exports()[0].ends_at + 60)
+
+        again = arm.export("TestGroup", "mysqltestserver", backup="monthly")
+
+        assert len(emu.exports()) == 1
+    assert again.status_code == 400
+    assert error_of(again)["code"] == "DuplicateBackupName"
+    assert error_of(again)["target"] == "backupSettings.backupName"
+
+
+def test_a_fault_limit_strikes_only_the_first_requests(clock: VirtualClock) -> None:
+    faults = Faults(
+        connection_reset=1.0,
+        kinds=frozenset({Kind.BACKUP_AND_EXPORT}),
+        fault_after_accept=True,
+        limit=1,
+    )
+    with Emulator(EmulatorConfig(clock=clock, faults=faults)) as emu:
+        arm = Arm(emu)
+        with pytest.raises(requests.ConnectionError):
+            arm.export("TestGroup", "mysqltestserver")
+        again = arm.export("TestGroup", "mysqltestserver")
+
+        assert len(emu.exports()) == 1  # the first was accepted before its answer was lost
+        assert emu.counters().faults == {"connection_reset": 1}
+    assert again.status_code == 409
 
 
 def test_new_backup_name_after_completion_is_accepted(
