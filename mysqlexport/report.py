@@ -48,6 +48,12 @@ class ServerRow(TypedDict, total=False):
     attempts: int
     numberOfContainers: int | None
     error: ErrorRow | None
+    #: ``properties.backupMetadata`` of the export's final result, as the service returned it
+    #: (present when the final result was read).
+    backupMetadata: str
+    #: Facts a reader must know besides the outcome, each ``{code, message}`` (present when
+    #: there are any): ``SubmissionUnanswered``, ``FinalResultUnavailable``.
+    notes: list[ErrorRow]
 
 
 def server_row(
@@ -63,6 +69,8 @@ def server_row(
     attempts: int = 0,
     error: Mapping[str, Any] | None = None,
     number_of_containers: int | None = None,
+    backup_metadata: str | None = None,
+    notes: Iterable[Mapping[str, Any]] = (),
 ) -> ServerRow:
     """Build a row; ``status`` must be one of ``ROW_STATES``."""
     if status not in ROW_STATES:
@@ -81,6 +89,11 @@ def server_row(
     }
     if number_of_containers is not None:
         row["numberOfContainers"] = number_of_containers
+    if backup_metadata is not None:
+        row["backupMetadata"] = backup_metadata
+    kept = [error_row(note) for note in notes]
+    if kept:
+        row["notes"] = kept
     return row
 
 

@@ -2,11 +2,16 @@
 
 Submit (unless the fleet's canary already did), wait out 409s and transient errors on durable
 timers, then poll the Azure-AsyncOperation URL (or Location when there is none) with waits from
-Retry-After or the progress so far (homing in on the estimated end when bytes are reported), and
-return exactly one report row once the status is terminal. Past the deadline the row is TimedOut.
-Every ``CONTINUE_AS_NEW_POLLS`` polls (or submissions, while a 409 is waited out) the
-orchestration continues as new with its state, so its history stays bounded however long the
-export, or the export it waits for, runs.
+Retry-After or the progress so far (homing in on the estimated end when bytes are reported). Once
+the status says Succeeded, read the final result from Location (final-state-via: location) for
+the figures and ``backupMetadata`` it carries, and return exactly one report row. Past the
+deadline the row is TimedOut. Every ``CONTINUE_AS_NEW_POLLS`` polls (or submissions, while a 409
+is waited out) the orchestration continues as new with its state, so its history stays bounded
+however long the export, or the export it waits for, runs.
+
+A submission whose answer was lost may have started an export that the next submission of the
+same backup meets in a way ARM does not promise (``mysqlexport.submissions``): the row says what
+was followed (``notes``) or that the outcome is unknown (``SubmissionOutcomeUnknown``).
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ from typing import Any
 import azure.durable_functions as df
 
 from mysqlexport import function_names as names
-from mysqlexport import lro, report
+from mysqlexport import lro, report, submissions
 from mysqlexport.redaction import redact_text
 from mysqlexport.rules import RetryPolicy, next_streak, poll_retry_delay, submit_retry_delay
 from orchestrators.blueprint import bp
 from orchestrators.timeutil import CompletionTimes, after, iso, parse, utc
 
 CONTINUE_AS_NEW_POLLS = 40
+#: The row's note when the export Succeeded but its final result could not be read.
+FINAL_RESULT_UNAVAILABLE = "FinalResultUnavailable"
 
 
 def _row(
@@ -40,8 +47,28 @@ def _row(
         datasource_size=kw.pop("datasource_size", state.get("size")),
         data_transferred=kw.pop("data_transferred", state.get("transferred")),
         attempts=int(state.get("attempts", 0)),
+        notes=[*_submission_notes(job, state), *kw.pop("notes", ())],
         **kw,
     )
+
+
+def _submission_notes(job: Mapping[str, Any], state: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """What the row must say about submissions whose answer was lost, besides its outcome."""
+    record = state.get("unanswered")
+    if not record:
+        return []
+    if state.get("phase") == "poll":  # an export was accepted later: this row follows that one
+        return [
+            submissions.unanswered_note(
+                record,
+                int(state.get("acceptedAttempt") or state.get("attempts", 0)),
+                state.get("operation", {}).get("request_id"),
+                job["backupName"],
+            )
+        ]
+    if state.get("outcomeKnown"):  # a 200 result, or a refusal on the request's own merits
+        return []
+    return [submissions.unanswered_only_note(record, job["backupName"])]
 
 
 def _from_result(
@@ -49,6 +76,7 @@ def _from_result(
     state: Mapping[str, Any],
     result: Mapping[str, Any] | None,
     error: Mapping[str, Any] | None,
+    notes: tuple[Mapping[str, Any], ...] = (),
 ) -> report.ServerRow:
     result = result or {}
     succeeded = lro.is_succeeded(result.get("status")) and error is None
@@ -62,7 +90,24 @@ def _from_result(
         datasource_size=result.get("datasource_size_bytes", state.get("size")),
         data_transferred=result.get("data_transferred_bytes", state.get("transferred")),
         error=None if succeeded else (error or result.get("error") or {"code": "ExportFailed"}),
+        backup_metadata=result.get("backup_metadata"),
+        notes=notes,
     )
+
+
+def _refused(
+    job: Mapping[str, Any], state: Mapping[str, Any], error: Mapping[str, Any]
+) -> report.ServerRow:
+    """The row when the app gives up submitting. A refusal on the request's own merits met any
+    earlier identical submission too; a refusal the app does not know may be how the service
+    answers a repeat of one it accepted, so the row says the outcome is unknown instead."""
+    if submissions.is_refusal(error):
+        if submissions.is_unknown_refusal(error):
+            error = submissions.outcome_unknown(
+                error, int(state.get("attempts", 0)), state.get("unanswered"), job["backupName"]
+            )
+        state = {**state, "outcomeKnown": True}
+    return _row(job, state, report.FAILED, error=error)
 
 
 def _byte_progress(
@@ -124,16 +169,22 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
                     startTime=iso(context.current_utc_datetime),
                     polls=0,
                     pollErrors=0,
+                    acceptedAttempt=state["attempts"],
                 )
                 break
-            if kind in ("completed", "failed"):
+            if kind in ("completed", "failed"):  # the service's own word on this backup name
+                state["outcomeKnown"] = True
                 return _from_result(job, state, outcome.get("result"), outcome.get("error"))
             error = outcome["error"]
+            if submissions.may_have_started(error):
+                state["unanswered"] = submissions.record_unanswered(
+                    state.get("unanswered"), state["attempts"], error
+                )
             state["submitStreak"] = next_streak(state.get("submitStreak"), error)
             delay = submit_retry_delay(error, state["submitStreak"][1], policy)
             now = utc(context.current_utc_datetime)
             if delay is None:
-                return _row(job, state, report.FAILED, error=error)
+                return _refused(job, state, error)
             if after(now, delay) >= deadline:
                 return _row(job, state, report.TIMED_OUT, error=error)
             yield context.create_timer(after(now, delay))
@@ -224,12 +275,66 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
             context.continue_as_new({**job, "state": state, "firstOutcome": None})
             return None
 
-    # Terminal status seen. The status resource is the authority on the outcome (ARM's async
-    # contract) and carries every figure the row reports (times, percent, size, bytes moved,
-    # ARM's error), so the Location result (final-state-via: location) would add a call and a
-    # round of latency and nothing to the report; it is read only when there is no status URL.
-    error = final.get("error") if not lro.is_succeeded(final.get("status")) else None
-    return _from_result(job, state, _status_as_result(final), error)
+    # Terminal status seen. Failed or Canceled: the status carries the operation's error and
+    # nothing more is read, as azure-core does (LROBasePolling._poll raises OperationFailed
+    # before any final GET; azure/core/polling/base_polling.py, azure-core 1.41.0).
+    if not lro.is_succeeded(final.get("status")):
+        return _from_result(job, state, _status_as_result(final), final.get("error"))
+    # Succeeded: backupAndExport's final state is delivered via Location (final-state-via:
+    # location); its BackupAndExportResponse carries properties.backupMetadata, which the
+    # status resource does not. One more GET, within the poll-error rules.
+    answer, problem = yield from _read_final_result(
+        context, operation.get("location_url"), policy, deadline
+    )
+    if answer is not None:
+        return _from_result(job, state, answer.get("result"), answer.get("error"))
+    unavailable = {
+        "code": FINAL_RESULT_UNAVAILABLE,
+        "message": "the export Succeeded (its status said so) but its final result could not "
+        f"be read from Location ({problem.get('code')}: {problem.get('message') or ''}), so "
+        "this row has no backupMetadata",
+    }
+    return _from_result(job, state, _status_as_result(final), None, notes=(unavailable,))
+
+
+def _read_final_result(
+    context: df.DurableOrchestrationContext,
+    location_url: str | None,
+    policy: RetryPolicy,
+    deadline: datetime,
+) -> Generator[Any, Any, tuple[dict[str, Any] | None, dict[str, Any]]]:
+    """Read the final result from ``location_url``: ``(answer, {})`` once it answers with one
+    (``kind`` completed or failed), ``(None, error)`` when it cannot be read. A 202 (not final
+    yet) and transient failures are waited out like failed polls, a bounded number of times and
+    never past the deadline."""
+    if not location_url:
+        return None, {"code": "NoLocation", "message": "the 202 carried no Location URL"}
+    streak: list[Any] | None = None
+    problem: dict[str, Any] = {}
+    reads = max(1, policy.poll_error_limit)
+    for read in range(1, reads + 1):
+        try:
+            answer = yield context.call_activity(names.READ_RESULT, {"url": location_url})
+        except Exception as err:  # noqa: BLE001 - counted like a transient read failure
+            answer = {"kind": "error", "error": _activity_crash(err)}
+        if answer["kind"] in ("completed", "failed"):
+            return answer, {}
+        if answer["kind"] == "running":
+            problem = {
+                "code": "FinalResultNotReady",
+                "message": "Location still answered 202 after the status said Succeeded",
+                "transient": True,
+                "retryAfter": answer.get("retryAfter"),
+            }
+        else:
+            problem = dict(answer["error"])
+        streak = next_streak(streak, problem)
+        wait = poll_retry_delay(problem, streak[1], policy)
+        now = utc(context.current_utc_datetime)
+        if wait is None or read == reads or after(now, wait) >= deadline:
+            break
+        yield context.create_timer(after(now, wait))
+    return None, problem
 
 
 def _status_as_result(status: Mapping[str, Any]) -> dict[str, Any]:
