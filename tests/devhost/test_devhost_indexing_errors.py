@@ -17,6 +17,8 @@ from mysqlexport.sealing import Sealer
 from tests.e2e.conftest import Stack, discover_body
 
 ROOT = Path(__file__).resolve().parents[2]
+#: A bound only a hang reaches (never a statement about speed: the machine may be busy).
+HANG_SECONDS = 300.0
 ERROR = (
     "Microsoft.Azure.WebJobs.Host: Error indexing method 'Functions.scheduled_export'. "
     "Microsoft.Azure.WebJobs.Host: '%EXPORT_SCHEDULE%' does not resolve to a value."
@@ -44,11 +46,13 @@ def test_unresolved_schedule_disables_the_timer_and_serves_the_rest(unscheduled:
     assert failed.error == ERROR
     assert failed.message == f"The 'scheduled_export' function is in error: {ERROR}"
     assert host.index.of_kind(FunctionKind.TIMER) == []
-    status = requests.get(f"{host.url}/admin/functions/scheduled_export/status", timeout=10)
+    status = requests.get(
+        f"{host.url}/admin/functions/scheduled_export/status", timeout=HANG_SECONDS
+    )
     assert status.status_code == 200 and status.json() == {"errors": [ERROR]}
-    served = requests.get(f"{host.url}/admin/functions/start_export/status", timeout=10)
+    served = requests.get(f"{host.url}/admin/functions/start_export/status", timeout=HANG_SECONDS)
     assert served.status_code == 200 and served.json() == {}
-    missing = requests.get(f"{host.url}/admin/functions/nothing/status", timeout=10)
+    missing = requests.get(f"{host.url}/admin/functions/nothing/status", timeout=HANG_SECONDS)
     assert missing.status_code == 404
     report = unscheduled.run(discover_body())
     assert report["summary"]["total"] == len(unscheduled.emu.servers())

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from devhost import DevHost, VirtualClock
 
 ROOT = Path(__file__).resolve().parents[2]
+#: A bound only a hang reaches (never a statement about speed: the machine may be busy).
+HANG_SECONDS = 300.0
 TCHAR = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -31,7 +33,7 @@ def app_host() -> Iterator[DevHost]:
 def _raw(host: DevHost, request_line: str) -> bytes:
     """Send one request line by hand; the answer's status line."""
     address = host.url.removeprefix("http://").split(":")
-    with socket.create_connection((address[0], int(address[1])), timeout=10) as sock:
+    with socket.create_connection((address[0], int(address[1])), timeout=HANG_SECONDS) as sock:
         sock.sendall(f"{request_line}\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode("latin-1"))
         return sock.recv(4096).split(b"\r\n", 1)[0]
 
@@ -40,13 +42,15 @@ def _raw(host: DevHost, request_line: str) -> bytes:
     "method", ["TRACE", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND", "M-SEARCH"]
 )
 def test_a_method_no_route_takes_is_404_without_a_body(app_host: DevHost, method: str) -> None:
-    answer = requests.request(method, f"{app_host.url}/api/exports", timeout=10)
+    answer = requests.request(method, f"{app_host.url}/api/exports", timeout=HANG_SECONDS)
     assert answer.status_code == 404
     assert answer.content == b""
 
 
 def test_methods_are_matched_without_regard_to_case(app_host: DevHost) -> None:
-    answer = requests.request("post", f"{app_host.url}/api/exports", data=b"{", timeout=10)
+    answer = requests.request(
+        "post", f"{app_host.url}/api/exports", data=b"{", timeout=HANG_SECONDS
+    )
     assert answer.status_code == 400  # the app's own answer to a body that is not JSON
 
 
@@ -60,7 +64,7 @@ def test_management_and_admin_paths_answer_404_to_other_methods(app_host: DevHos
         "/admin/host/status",
         "/admin/functions/start_export/status",
     ):
-        answer = requests.request("TRACE", f"{app_host.url}{path}", timeout=10)
+        answer = requests.request("TRACE", f"{app_host.url}{path}", timeout=HANG_SECONDS)
         assert answer.status_code == 404, path
 
 
@@ -81,5 +85,5 @@ def test_a_method_that_is_not_a_token_is_a_bad_request(app_host: DevHost) -> Non
 def test_no_method_token_is_answered_with_a_5xx(app_host: DevHost, method: str, path: str) -> None:
     if method.upper() in ("GET", "POST", "HEAD"):
         return  # those reach the app's own code, which the front-door fuzz tests cover
-    answer = requests.request(method, f"{app_host.url}{path}", timeout=10)
+    answer = requests.request(method, f"{app_host.url}{path}", timeout=HANG_SECONDS)
     assert answer.status_code < 500, (method, path, answer.status_code)

@@ -24,6 +24,8 @@ from devhost.trial import SETTINGS_FILE, apply_local_defaults
 from tests.e2e.conftest import Stack, discover_body
 
 ROOT = Path(__file__).resolve().parents[2]
+#: A bound only a hang reaches (never a statement about speed: the machine may be busy).
+HANG_SECONDS = 300.0
 ARM_SETTINGS = ("ARM_ENDPOINT", "IDENTITY_ENDPOINT", "IDENTITY_HEADER")
 #: Every app setting the README names: none may come from the caller's environment here.
 APP_SETTINGS = (
@@ -82,12 +84,12 @@ class Serving:
             daemon=True,
         )
         self.thread.start()
-        self.host = ready.get(timeout=60)
+        self.host = ready.get(timeout=HANG_SECONDS)
         self.stack = Stack(emu, self.host, emu.clock)  # type: ignore[arg-type]
 
     def close(self) -> None:
         self.stop.set()
-        self.thread.join(timeout=60)
+        self.thread.join(timeout=HANG_SECONDS)
         assert not self.thread.is_alive()
 
 
