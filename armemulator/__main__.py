@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from armemulator.clock import Clock, ScaledClock, VirtualClock, WallClock
-from armemulator.config import DEFAULT_PAUSED_ERROR, EmulatorConfig
+from armemulator.config import DEFAULT_PAUSED_ERROR, EmulatorConfig, Resubmission
 from armemulator.emulator import Emulator, is_loopback_host
 from armemulator.fleet import make_fleet
 
@@ -58,6 +58,28 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--page-size", type=int, default=100, help="servers per list page")
     parser.add_argument("--no-throttling", action="store_true", help="disable ARM throttling")
     parser.add_argument("--fail-rate", type=float, default=0.0, help="share of exports that fail")
+    parser.add_argument(
+        "--resubmission",
+        choices=[m.value for m in Resubmission],
+        default=Resubmission.CONFLICT_THEN_RESULT.value,
+        help="how a repeat of an accepted backup name is answered: 409 then 200 with the "
+        "result (default), 202 again (a second export), or 400 DuplicateBackupName",
+    )
+    parser.add_argument(
+        "--forbidden-scope",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="answer every call under /subscriptions/ID or /subscriptions/ID/resourceGroups/NAME "
+        "403 AuthorizationFailed (repeatable)",
+    )
+    parser.add_argument(
+        "--extra-scope",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="a subscription or resource group that exists without servers (repeatable)",
+    )
     return parser
 
 
@@ -77,21 +99,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         print("--tls-cert and --tls-key go together", file=sys.stderr)
         return 2
-    config = EmulatorConfig(
-        host=args.host,
-        port=args.port,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        seed=args.seed,
-        clock=_clock(args),
-        async_operation_header=not args.no_async_operation_header,
-        paused=DEFAULT_PAUSED_ERROR if args.paused else None,
-        retry_after_seconds=args.retry_after,
-        fleet=make_fleet(args.fleet_size, args.seed) if args.fleet_size is not None else None,
-        page_size=args.page_size,
-        throttling=not args.no_throttling,
-        fail_rate=args.fail_rate,
-    )
+    try:
+        config = EmulatorConfig(
+            host=args.host,
+            port=args.port,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            seed=args.seed,
+            clock=_clock(args),
+            async_operation_header=not args.no_async_operation_header,
+            paused=DEFAULT_PAUSED_ERROR if args.paused else None,
+            retry_after_seconds=args.retry_after,
+            fleet=make_fleet(args.fleet_size, args.seed) if args.fleet_size is not None else None,
+            page_size=args.page_size,
+            throttling=not args.no_throttling,
+            fail_rate=args.fail_rate,
+            resubmission=Resubmission(args.resubmission),
+            forbidden_scopes=frozenset(args.forbidden_scope),
+            extra_scopes=frozenset(args.extra_scope),
+        )
+    except ValueError as err:  # a malformed scope
+        print(err, file=sys.stderr)
+        return 2
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:

@@ -239,5 +239,5 @@ class Application:
         if kind is Kind.GET_SERVER:
             return ops.get_server(request, params, principal)
         if kind in (Kind.LIST_SERVERS, Kind.LIST_SERVERS_BY_RESOURCE_GROUP):
-            return ops.list_servers(request, params)
+            return ops.list_servers(request, params, principal)
         raise errors.path_not_found(request.path)

@@ -8,7 +8,8 @@ the service's published OpenAPI documents and ARM's documentation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -68,6 +69,29 @@ def backup_formats(api_version: str) -> tuple[str, ...]:
 
 MIB = 1024**2
 
+#: A scope of ``extra_scopes`` / ``forbidden_scopes``: a subscription or one of its groups.
+_SCOPE = re.compile(r"^/subscriptions/([^/]+)(?:/resourceGroups/([^/]+))?/?$", re.IGNORECASE)
+
+#: ``(subscription, resource group or None)``, lower case.
+Scope = tuple[str, str | None]
+
+
+def parse_scope(scope: str) -> Scope:
+    """ "/subscriptions/{id}" or "/subscriptions/{id}/resourceGroups/{name}" -> its parts."""
+    found = _SCOPE.match(scope.strip())
+    if not found:
+        raise ValueError(
+            f"a scope is '/subscriptions/{{id}}' or '/subscriptions/{{id}}/resourceGroups/"
+            f"{{name}}', not {scope!r}"
+        )
+    group = found.group(2)
+    return found.group(1).lower(), group.lower() if group else None
+
+
+def parse_scopes(scopes: Iterable[str]) -> frozenset[Scope]:
+    return frozenset(parse_scope(s) for s in scopes)
+
+
 DEFAULT_AUDIENCE = "https://management.azure.com"
 
 
@@ -111,6 +135,15 @@ class EmulatorConfig:
     fleet: Sequence[ServerSpec] | None = None
     #: Subscriptions answered 409 MissingSubscriptionRegistration.
     unregistered_subscriptions: frozenset[str] = frozenset()
+    #: Scopes that exist without any server: "/subscriptions/{id}" or
+    #: "/subscriptions/{id}/resourceGroups/{name}". Besides these, the subscriptions and groups
+    #: of the fleet exist (and those of ``unregistered_subscriptions`` and
+    #: ``forbidden_scopes``); a subscription that does not is answered 404 SubscriptionNotFound,
+    #: a resource group 404 ResourceGroupNotFound.
+    extra_scopes: frozenset[str] = frozenset()
+    #: Scopes the identity holds no role on (same shapes): every ARM call at or under one is
+    #: answered 403 AuthorizationFailed, before the resource group or server is looked up.
+    forbidden_scopes: frozenset[str] = frozenset()
     page_size: int = 100
 
     # --- the API contract --------------------------------------------------------------------
@@ -142,3 +175,7 @@ class EmulatorConfig:
 
     # --- faults ------------------------------------------------------------------------------
     faults: Faults = field(default_factory=Faults)
+
+    def __post_init__(self) -> None:
+        parse_scopes(self.extra_scopes)  # a malformed scope is refused here, not ignored later
+        parse_scopes(self.forbidden_scopes)

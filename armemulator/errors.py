@@ -173,6 +173,17 @@ def invalid_operation_url() -> ArmError:
 # --- Resources (404/403/409) --------------------------------------------------------------------
 
 
+def subscription_not_found(subscription: str) -> ArmError:
+    """ARM's answer for a subscription that does not exist, as users report it (e.g.
+    Azure/autorest-clientruntime-for-java issue 511: ``{"error":{"code":"SubscriptionNotFound",
+    "message":"The subscription '0b1f6471-...' could not be found."}}`` with 404)."""
+    return ArmError(
+        404,
+        "SubscriptionNotFound",
+        f"The subscription '{_short(subscription)}' could not be found.",
+    )
+
+
 def resource_group_not_found(resource_group: str) -> ArmError:
     return ArmError(
         404,
@@ -217,6 +228,9 @@ def method_not_allowed(method: str, allowed: str) -> ArmError:
 
 
 def authorization_failed(principal: str, action: str, scope: str) -> ArmError:
+    """ARM's wording, as users report it (e.g. microsoft/vscode-azureappservice issue 1892):
+    the scope is the request's resource, or for a list the parent scope and the provider
+    (".../resourceGroups/{rg}/providers/Microsoft.Authorization" for a role assignment list)."""
     return ArmError(
         403,
         "AuthorizationFailed",

@@ -4,9 +4,15 @@ Why this module exists: once a request is routed, authenticated and past throttl
 what remains is the API itself - checks in the service's order, a model call, a representation.
 Each method here is one operation of the contract; failures are raised as ``ArmError``.
 
+Scopes first, on every route about servers (list, get, validate, export): the subscription
+exists (404 ``SubscriptionNotFound``) and is registered (409), the identity holds a role on the
+subscription or resource group (``EmulatorConfig.forbidden_scopes``; 403 ``AuthorizationFailed``,
+before the group is looked up, as ARM authorizes before the resource provider sees the request),
+the resource group exists (404 ``ResourceGroupNotFound``).
+
 Order of checks for ``POST .../backupAndExport`` (the emulator's reading of the contract):
-api-version, path parameters, subscription registration, request body, resource group and server
-exist (404), caller authorised (403), paused (configured error), server ``Ready`` (400), enough
+api-version, path parameters and scopes, request body, resource group and server exist (404),
+caller authorised on the server (403), paused (configured error), server ``Ready`` (400), enough
 SAS URIs for ``validateBackup``'s ``numberOfContainers`` (400); then a repeat of a backup name
 the server already accepted is answered as ``EmulatorConfig.resubmission`` says (by default 409
 while that export runs, then 200 with its final result - the operation "creates a backup if not
@@ -26,7 +32,7 @@ from urllib.parse import unquote
 from armemulator import errors, validation
 from armemulator.auth import Principal
 from armemulator.clock import Clock, retry_after_headers
-from armemulator.config import EmulatorConfig, PausedError
+from armemulator.config import EmulatorConfig, PausedError, Scope, parse_scopes
 from armemulator.errors import ArmError
 from armemulator.fleet import ServerSpec
 from armemulator.kinds import ACTIONS, Kind
@@ -88,6 +94,7 @@ class ArmOperations:
         self._live = live
         self._created_at = created_at
         self._unregistered = {s.lower() for s in config.unregistered_subscriptions}
+        self._forbidden: frozenset[Scope] = parse_scopes(config.forbidden_scopes)
 
     # --- shared checks ----------------------------------------------------------------------
 
@@ -98,14 +105,37 @@ class ArmOperations:
 
     def _subscription(self, raw: str) -> str:
         subscription = validation.subscription_id(unquote(raw))
+        if not self._model.subscription_exists(subscription):
+            raise errors.subscription_not_found(subscription)
         if subscription.lower() in self._unregistered:
             raise errors.subscription_not_registered()
         return subscription
 
-    def _server_path(self, params: dict[str, str]) -> tuple[str, str, str]:
+    def _authorize(
+        self,
+        principal: Principal,
+        kind: Kind,
+        subscription: str,
+        resource_group: str | None,
+        scope: str,
+    ) -> None:
+        """403 when the identity holds no role on the subscription or the resource group."""
+        sub = subscription.lower()
+        group = resource_group.lower() if resource_group is not None else None
+        if (sub, None) in self._forbidden or (group and (sub, group) in self._forbidden):
+            raise errors.authorization_failed(principal.object_id, ACTIONS[kind], scope)
+
+    def _server_path(
+        self, params: dict[str, str], principal: Principal, kind: Kind
+    ) -> tuple[str, str, str]:
         subscription = self._subscription(params["subscription"])
         resource_group = validation.resource_group_name(unquote(params["resource_group"]))
         name = validation.server_name(unquote(params["server"]))
+        scope = (
+            f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
+            f"/providers/Microsoft.DBforMySQL/flexibleServers/{name}"
+        )
+        self._authorize(principal, kind, subscription, resource_group, scope)
         return subscription, resource_group, name
 
     def _existing_server(
@@ -134,14 +164,28 @@ class ArmOperations:
 
     # --- servers ----------------------------------------------------------------------------
 
-    def list_servers(self, request: Request, params: dict[str, str]) -> Response:
+    def list_servers(
+        self, request: Request, params: dict[str, str], principal: Principal
+    ) -> Response:
         api_version = self._api_version(request, _SERVERS_TYPE)
         subscription = self._subscription(params["subscription"])
         resource_group: str | None = None
         if "resource_group" in params:
             resource_group = validation.resource_group_name(unquote(params["resource_group"]))
-            if not self._model.resource_group_exists(subscription, resource_group):
-                raise errors.resource_group_not_found(resource_group)
+        parent = f"/subscriptions/{subscription}" + (
+            f"/resourceGroups/{resource_group}" if resource_group is not None else ""
+        )
+        self._authorize(
+            principal,
+            Kind.LIST_SERVERS,
+            subscription,
+            resource_group,
+            f"{parent}/providers/Microsoft.DBforMySQL",
+        )
+        if resource_group is not None and not self._model.resource_group_exists(
+            subscription, resource_group
+        ):
+            raise errors.resource_group_not_found(resource_group)
         token = request.query.get("$skiptoken")
         after = _decode_skip_token(token) if token else None
         specs, next_key = self._model.list_servers(
@@ -164,7 +208,7 @@ class ArmOperations:
         self, request: Request, params: dict[str, str], principal: Principal
     ) -> Response:
         self._api_version(request, _SERVERS_TYPE)
-        subscription, resource_group, name = self._server_path(params)
+        subscription, resource_group, name = self._server_path(params, principal, Kind.GET_SERVER)
         spec = self._existing_server(subscription, resource_group, name, principal, Kind.GET_SERVER)
         return Response.json(200, server_resource(spec, self._created_at))
 
@@ -174,7 +218,9 @@ class ArmOperations:
         self, request: Request, params: dict[str, str], principal: Principal
     ) -> Response:
         self._api_version(request, _VALIDATE_TYPE)
-        subscription, resource_group, name = self._server_path(params)
+        subscription, resource_group, name = self._server_path(
+            params, principal, Kind.VALIDATE_BACKUP
+        )
         spec = self._existing_server(
             subscription, resource_group, name, principal, Kind.VALIDATE_BACKUP
         )
@@ -186,7 +232,9 @@ class ArmOperations:
         self, request: Request, params: dict[str, str], principal: Principal
     ) -> Response:
         api_version = self._api_version(request, _EXPORT_TYPE)
-        subscription, resource_group, name = self._server_path(params)
+        subscription, resource_group, name = self._server_path(
+            params, principal, Kind.BACKUP_AND_EXPORT
+        )
         body = validation.backup_and_export_body(request.body, api_version)
         self._existing_server(subscription, resource_group, name, principal, Kind.BACKUP_AND_EXPORT)
         paused = self._live.paused

@@ -36,4 +36,6 @@ ACTIONS: dict[Kind, str] = {
     Kind.BACKUP_AND_EXPORT: "Microsoft.DBforMySQL/flexibleServers/backupAndExport/action",
     Kind.VALIDATE_BACKUP: "Microsoft.DBforMySQL/flexibleServers/validateBackup/action",
     Kind.GET_SERVER: "Microsoft.DBforMySQL/flexibleServers/read",
+    Kind.LIST_SERVERS: "Microsoft.DBforMySQL/flexibleServers/read",
+    Kind.LIST_SERVERS_BY_RESOURCE_GROUP: "Microsoft.DBforMySQL/flexibleServers/read",
 }

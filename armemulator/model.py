@@ -32,7 +32,7 @@ from enum import StrEnum
 from typing import Any
 
 from armemulator.clock import Clock
-from armemulator.config import EmulatorConfig, Resubmission
+from armemulator.config import EmulatorConfig, Resubmission, parse_scopes
 from armemulator.fleet import ServerSpec, short_location
 
 #: The error a Failed export reports (verbatim from every example of the API).
@@ -204,6 +204,12 @@ class FleetModel:
         self._servers: dict[str, _Server] = {}
         self._scopes: dict[str, list[str]] = {}
         self._resource_groups: set[tuple[str, str]] = set()
+        self._subscriptions: set[str] = {s.lower() for s in config.unregistered_subscriptions}
+        for subscription, group in parse_scopes(config.extra_scopes):
+            self._subscriptions.add(subscription)
+            if group is not None:
+                self._resource_groups.add((subscription, group))
+        self._subscriptions.update(s for s, _ in parse_scopes(config.forbidden_scopes))
         self._exports: list[ExportRecord] = []
         self._operations: dict[str, ExportRecord] = {}
         self._server_seq: dict[str, int] = {}
@@ -228,6 +234,7 @@ class FleetModel:
             existing.spec = spec
             return
         self._servers[key] = _Server(spec)
+        self._subscriptions.add(spec.subscription.lower())
         self._resource_groups.add((spec.subscription.lower(), spec.resource_group.lower()))
         for scope in self._scopes_of(spec):
             keys = self._scopes.setdefault(scope, [])
@@ -263,6 +270,11 @@ class FleetModel:
     def servers(self) -> list[ServerSpec]:
         with self._lock:
             return [self._servers[k].spec for k in sorted(self._servers)]
+
+    def subscription_exists(self, subscription: str) -> bool:
+        """Subscriptions exist once named (by a server, ever, or the config); none goes away."""
+        with self._lock:
+            return subscription.lower() in self._subscriptions
 
     def resource_group_exists(self, subscription: str, resource_group: str) -> bool:
         with self._lock:

@@ -189,8 +189,11 @@ def test_list_servers_follows_next_link_and_get_server_reads_state(
         assert one == by_group[0] and one.state and one.location
 
 
-def test_unknown_subscription_lists_nothing(arm: ArmClient) -> None:
-    assert list(arm.list_servers("11111111-2222-3333-4444-555555555555")) == []
+def test_unknown_subscription_is_refused_with_arms_code(arm: ArmClient) -> None:
+    with pytest.raises(ArmError) as info:
+        list(arm.list_servers("11111111-2222-3333-4444-555555555555"))
+    assert (info.value.status, info.value.code) == (404, "SubscriptionNotFound")
+    assert not info.value.transient
 
 
 def test_throttled_calls_raise_transient_errors_with_retry_after(

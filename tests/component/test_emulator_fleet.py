@@ -120,15 +120,16 @@ def test_listing_by_resource_group_returns_only_that_group(emu: Emulator) -> Non
     assert missing.json()["error"]["code"] == "ResourceGroupNotFound"
 
 
-def test_unknown_subscription_lists_no_servers(emu: Emulator) -> None:
+def test_unknown_subscription_gets_404_subscription_not_found(emu: Emulator) -> None:
     other = "22222222-2222-2222-2222-222222222222"
 
     response = session(emu).get(
         f"{emu.url}/subscriptions/{other}/{PROVIDER}", params={"api-version": API}
     )
 
-    assert response.status_code == 200
-    assert response.json() == {"value": []}
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "SubscriptionNotFound"
+    assert response.json()["error"]["message"] == f"The subscription '{other}' could not be found."
 
 
 def test_unregistered_subscription_gets_409_missing_subscription_registration() -> None:
