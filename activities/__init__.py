@@ -8,18 +8,20 @@ parameterised generics there.
 
 from activities.exports import (
     bp,
+    list_scope,
     read_result,
     read_status,
-    resolve_servers,
+    relay_cancel,
     submit_export,
     validate_server,
 )
 
 __all__ = [
     "bp",
+    "list_scope",
     "read_result",
     "read_status",
-    "resolve_servers",
+    "relay_cancel",
     "submit_export",
     "validate_server",
 ]

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import os
+from typing import Any
 
 import azure.durable_functions as df
 
+from mysqlexport import function_names as names
 from mysqlexport import operations
 from mysqlexport.arm import ArmClient
+from mysqlexport.durable_ids import target_instance_id
+from mysqlexport.redaction import redact_text
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
 
+logger = logging.getLogger(__name__)
 bp = df.Blueprint()
 
 
@@ -23,10 +31,10 @@ def _sealer() -> Sealer:
 
 
 @bp.activity_trigger(input_name="payload")
-def resolve_servers(payload: dict) -> dict:
-    """Explicit and discovered servers of a run, with Skipped rows for disallowed states."""
+def list_scope(payload: dict) -> dict:
+    """One discovery scope: the matching servers, Skipped rows, and ARM's errors per listing."""
     with _client() as client:
-        return operations.resolve_servers(payload, client)
+        return operations.list_scope(payload, client)
 
 
 @bp.activity_trigger(input_name="payload")
@@ -36,11 +44,37 @@ def validate_server(payload: dict) -> dict:
         return operations.validate_server(payload, client)
 
 
+async def _sealed_target(client: df.DurableOrchestrationClient, run_id: str) -> str | None:
+    """The run's sealed SAS list: the input of its ``export_target`` instance (one copy per run,
+    so no orchestration input or history carries it per server)."""
+    status = await client.get_status(target_instance_id(run_id), show_input=True)
+    value: Any = status.input_ if status is not None else None
+    if isinstance(value, str):  # the SDK hands the input over as JSON text or as a value
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    sealed = value.get("sealedTarget") if isinstance(value, dict) else None
+    return sealed if isinstance(sealed, str) else None
+
+
 @bp.activity_trigger(input_name="payload")
-def submit_export(payload: dict) -> dict:
-    """POST backupAndExport once; the only place the SAS list is opened."""
-    with _client() as client:
-        return operations.submit_export(payload, client, _sealer())
+@bp.durable_client_input(client_name="client")
+async def submit_export(payload: dict, client: df.DurableOrchestrationClient) -> dict:
+    """POST backupAndExport once; the only place the SAS list is opened.
+
+    Async because it reads the run's sealed target through the durable client; the blocking ARM
+    call runs off the worker's event loop.
+    """
+    sealed = await _sealed_target(client, str(payload["runId"]))
+    if sealed is None:
+        return operations.target_unavailable(str(payload["runId"]))
+
+    def submit() -> dict[str, Any]:
+        with _client() as arm:
+            return operations.submit_export(payload, arm, _sealer(), sealed)
+
+    return await asyncio.to_thread(submit)
 
 
 @bp.activity_trigger(input_name="payload")
@@ -55,3 +89,21 @@ def read_result(payload: dict) -> dict:
     """Read the Location URL: still running or the final result."""
     with _client() as client:
         return operations.read_result(payload, client)
+
+
+@bp.activity_trigger(input_name="payload")
+@bp.durable_client_input(client_name="client")
+async def relay_cancel(payload: dict, client: df.DurableOrchestrationClient) -> dict:
+    """Raise the cancel event on running child instances of a run (an orchestrator cannot).
+
+    A child that has already ended answers 404/410; that is not an error here.
+    """
+    delivered, gone = 0, 0
+    for instance_id in payload.get("instances") or []:
+        try:
+            await client.raise_event(str(instance_id), names.CANCEL_EVENT, {"requested": True})
+            delivered += 1
+        except Exception as err:  # noqa: BLE001 - the SDK raises bare Exception for 404/410
+            gone += 1
+            logger.info("cancel not delivered to %s: %s", instance_id, redact_text(str(err)))
+    return {"delivered": delivered, "gone": gone}

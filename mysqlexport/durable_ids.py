@@ -36,6 +36,16 @@ def is_run_id(value: object) -> bool:
     return isinstance(value, str) and RUN_ID_SHAPE.fullmatch(value) is not None
 
 
+def target_instance_id(run_id: str) -> str:
+    """The instance that keeps ``run_id``'s sealed target: its input is the one copy per run."""
+    return f"{run_id}:target"
+
+
+#: The one instance that runs scheduled exports: a tick starts it only when it is not running,
+#: so scheduled runs never overlap (one status read, no instance query).
+SCHEDULE_INSTANCE_ID: Final = "schedule-export"
+
+
 def shard_instance_id(run_id: str, shard: int) -> str:
     """The instance ID of shard ``shard`` of ``run_id``."""
     return f"{run_id}:shard:{shard:04d}"

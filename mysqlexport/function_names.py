@@ -12,11 +12,31 @@ EXPORT_FLEET: Final = "export_fleet"
 EXPORT_SHARD: Final = "export_shard"
 EXPORT_SERVER: Final = "export_server"
 EXPORT_RUN: Final = "export_run"
-RESOLVE_SERVERS: Final = "resolve_servers"
+EXPORT_TARGET: Final = "export_target"
+SCHEDULED_RUN: Final = "scheduled_run"
+LIST_SCOPE: Final = "list_scope"
+RELAY_CANCEL: Final = "relay_cancel"
 VALIDATE_SERVER: Final = "validate_server"
 SUBMIT_EXPORT: Final = "submit_export"
 READ_STATUS: Final = "read_status"
 READ_RESULT: Final = "read_result"
 
-ORCHESTRATORS: Final = (EXPORT_FLEET, EXPORT_SHARD, EXPORT_RUN, EXPORT_SERVER)
-ACTIVITIES: Final = (RESOLVE_SERVERS, VALIDATE_SERVER, SUBMIT_EXPORT, READ_STATUS, READ_RESULT)
+ORCHESTRATORS: Final = (
+    EXPORT_FLEET,
+    EXPORT_SHARD,
+    EXPORT_RUN,
+    EXPORT_SERVER,
+    EXPORT_TARGET,
+    SCHEDULED_RUN,
+)
+ACTIVITIES: Final = (
+    LIST_SCOPE,
+    VALIDATE_SERVER,
+    SUBMIT_EXPORT,
+    READ_STATUS,
+    READ_RESULT,
+    RELAY_CANCEL,
+)
+
+#: The external event that cancels a run; each orchestrator passes it on to its running children.
+CANCEL_EVENT: Final = "cancel"

@@ -3,7 +3,9 @@
 The HTTP starter, the schedule and retry-failed all turn a validated request into the JSON the
 ``export_fleet`` orchestrator receives. Everything an orchestrator would otherwise read from the
 environment (poll bounds, concurrency, deadlines) is decided here, once, so orchestrators stay
-deterministic. The SAS list enters sealed; the public request never holds it.
+deterministic. The SAS list is sealed and kept once per run, apart from the job (``target_input``,
+the input of the run's ``export_target`` instance): orchestration inputs and histories never
+carry it, so their size does not grow with the list.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ def fleet_job(
     run_id: str,
     request: ExportRequest,
     settings: Settings,
-    sealer: Sealer,
     *,
     retry_of: str | None = None,
 ) -> dict[str, Any]:
@@ -33,7 +34,6 @@ def fleet_job(
     return {
         "runId": run_id,
         "request": request.public_dict(),
-        "sealedTarget": sealer.seal(request.sas_uris),
         "sasCount": len(request.sas_uris),
         "maxConcurrency": request.max_concurrency or settings.max_concurrency,
         "deadlineMinutes": request.deadline_minutes or settings.deadline_minutes,
@@ -50,8 +50,13 @@ def fleet_job(
     }
 
 
+def target_input(request: ExportRequest, sealer: Sealer) -> dict[str, Any]:
+    """The input of the run's ``export_target`` instance: the sealed SAS list, once per run."""
+    return {"sealedTarget": sealer.seal(request.sas_uris)}
+
+
 def retry_job(run_id: str, original: Mapping[str, Any], servers: Sequence[str]) -> dict[str, Any]:
-    """A new run for ``servers`` with the original run's target (still sealed) and options."""
+    """A new run for ``servers`` with the original run's options (its target is copied apart)."""
     request = dict(original["request"])
     request.update(servers=list(servers), discover=None)
     return {**original, "runId": run_id, "request": request, "retryOf": original["runId"]}

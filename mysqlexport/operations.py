@@ -15,10 +15,10 @@ from typing import Any
 
 from mysqlexport import report
 from mysqlexport.arm import ArmClient
+from mysqlexport.discovery import scope_path
 from mysqlexport.errors import ExportError, ExportFailed
 from mysqlexport.ids import ServerId
 from mysqlexport.models import AcceptedOperation, ExportResult, StillRunning
-from mysqlexport.request import Discovery
 from mysqlexport.sealing import Sealer
 
 logger = logging.getLogger(__name__)
@@ -41,74 +41,49 @@ def _failed_outcome(err: ExportFailed) -> dict[str, Any]:
     }
 
 
-def resolve_servers(payload: Mapping[str, Any], client: ArmClient) -> dict[str, Any]:
-    """Explicit servers plus discovered ones, de-duplicated; servers in a state the request does
-    not allow are returned as Skipped rows with the reason, never dropped silently.
+def list_scope(payload: Mapping[str, Any], client: ArmClient) -> dict[str, Any]:
+    """List one discovery scope (``mysqlexport.discovery.scopes``): a subscription, or some of
+    its resource groups. Each listing that fails is a problem carrying ARM's own code; the rest
+    of the scope is still listed.
 
-    The servers come back largest first (by provisioned storage, the size hint ARM's list
-    gives): exporting the longest jobs first keeps the window full to the end instead of waiting
-    on one big export started last. Servers of unknown size (named explicitly, not listed) go
-    first, in the order given, since they may be the big ones.
+    Answers ``{"servers": [[id, storage GB or None], ...], "skipped": [rows], "matched": n,
+    "problems": [...]}``: servers whose tags match, in an allowed state, with their size hint;
+    Skipped rows (with the reason) for matching servers in another state; how many matched.
     """
-    selected: dict[str, str] = {}
-    sizes: dict[str, int] = {}
-    skipped_keys: set[str] = set()
+    subscription = str(payload["subscription"])
+    groups: list[str | None] = list(payload.get("resourceGroups") or []) or [None]
+    allowed = {s.lower() for s in payload.get("states") or ["Ready"]}
+    wanted_tags = {str(k).lower(): v for k, v in (payload.get("tags") or {}).items()}
+    servers: list[list[Any]] = []
     skipped: list[report.ServerRow] = []
     problems: list[dict[str, Any]] = []
-    for raw in payload.get("servers") or []:
-        server = ServerId.parse(raw)
-        selected.setdefault(server.key, server.resource_id)
-    discover = payload.get("discover")
-    if discover:
-        spec = Discovery.from_dict(discover)
-        allowed = {s.lower() for s in spec.states}
-        wanted_tags = {k.lower(): v for k, v in spec.tags.items()}
-        scopes: list[tuple[str, str | None]] = [
-            (sub, group) for sub in spec.subscriptions for group in (spec.resource_groups or [None])
-        ]
-        for subscription, group in scopes:
-            scope = f"/subscriptions/{subscription}" + (f"/resourceGroups/{group}" if group else "")
-            try:
-                for info in client.list_servers(subscription, group):
-                    tags = {k.lower(): v for k, v in info.tags.items()}
-                    if any(tags.get(k) != v for k, v in wanted_tags.items()):
-                        continue
-                    key = info.id.key
-                    if info.storage_gb is not None:
-                        sizes[key] = info.storage_gb
-                    if key in selected or key in skipped_keys:
-                        continue
-                    if (info.state or "").lower() not in allowed:
-                        skipped_keys.add(key)
-                        skipped.append(
-                            report.server_row(
-                                info.id.resource_id,
-                                report.SKIPPED,
-                                error={
-                                    "code": "ServerStateNotAllowed",
-                                    "message": f"server state is {info.state}; the request "
-                                    f"exports servers in state {', '.join(spec.states)}",
-                                },
-                            )
-                        )
-                        continue
-                    selected[key] = info.id.resource_id
-            except ExportError as err:
-                logger.warning("listing servers in %s failed: %s", scope, err)
-                problems.append({"scope": scope, **err.to_dict()})
-    unknown = [rid for key, rid in selected.items() if key not in sizes]
-    known = sorted(
-        (rid for key, rid in selected.items() if key in sizes),
-        key=lambda rid: (-sizes[rid.lower()], rid.lower()),
-    )
-    return {
-        "servers": unknown + known,
-        # Provisioned storage in GB, in the same order (None when unknown): how the fleet
-        # predicts each export's length when it deals servers to shards.
-        "sizes": [None] * len(unknown) + [sizes[rid.lower()] for rid in known],
-        "skipped": skipped,
-        "problems": problems,
-    }
+    matched = 0
+    for group in groups:
+        scope = scope_path(subscription, group)
+        try:
+            for info in client.list_servers(subscription, group):
+                tags = {k.lower(): v for k, v in info.tags.items()}
+                if any(tags.get(k) != v for k, v in wanted_tags.items()):
+                    continue
+                matched += 1
+                if (info.state or "").lower() in allowed:
+                    servers.append([info.id.resource_id, info.storage_gb])
+                    continue
+                skipped.append(
+                    report.server_row(
+                        info.id.resource_id,
+                        report.SKIPPED,
+                        error={
+                            "code": "ServerStateNotAllowed",
+                            "message": f"server state is {info.state}; the request exports "
+                            f"servers in state {', '.join(payload.get('states') or ['Ready'])}",
+                        },
+                    )
+                )
+        except ExportError as err:
+            logger.warning("listing servers in %s failed: %s", scope, err)
+            problems.append({"scope": scope, **err.to_dict()})
+    return {"servers": servers, "skipped": skipped, "matched": matched, "problems": problems}
 
 
 def validate_server(payload: Mapping[str, Any], client: ArmClient) -> dict[str, Any]:
@@ -124,11 +99,26 @@ def validate_server(payload: Mapping[str, Any], client: ArmClient) -> dict[str, 
     return {"kind": "validated", "state": info.state, "numberOfContainers": containers}
 
 
-def submit_export(payload: Mapping[str, Any], client: ArmClient, sealer: Sealer) -> dict[str, Any]:
-    """POST backupAndExport for one server, once."""
+def target_unavailable(run_id: str) -> dict[str, Any]:
+    """The answer when a run's sealed target cannot be found (its instance was purged)."""
+    return {
+        "kind": "error",
+        "error": {
+            "code": "TargetUnavailable",
+            "message": f"the export target of run {run_id} is no longer in the task hub "
+            "(purged?); start a new run with the target",
+        },
+    }
+
+
+def submit_export(
+    payload: Mapping[str, Any], client: ArmClient, sealer: Sealer, sealed_target: str
+) -> dict[str, Any]:
+    """POST backupAndExport for one server, once. ``sealed_target`` is the run's sealed SAS
+    list (kept once per run, never in the payload)."""
     server = ServerId.parse(payload["id"])
     try:
-        sas_uris = sealer.open(payload["sealedTarget"])
+        sas_uris = sealer.open(sealed_target)
         outcome = client.submit_export(
             server, payload["backupName"], sas_uris, payload.get("backupFormat")
         )

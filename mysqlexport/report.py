@@ -7,7 +7,7 @@ ends in exactly one of ``ROW_STATES``; the summary is derived from the rows, nev
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, TypedDict
 
 SUCCEEDED: Final = "Succeeded"
@@ -16,6 +16,7 @@ SKIPPED: Final = "Skipped"
 CANCELED: Final = "Canceled"
 TIMED_OUT: Final = "TimedOut"
 ROW_STATES: Final = (SUCCEEDED, FAILED, SKIPPED, CANCELED, TIMED_OUT)
+SUMMARY_KEYS: Final = ("succeeded", "failed", "skipped", "canceled", "timedOut")
 _SUMMARY_KEYS: Final = {
     SUCCEEDED: "succeeded",
     FAILED: "failed",
@@ -144,6 +145,29 @@ def summarize(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     return tally.as_dict()
 
 
+#: The run-level outcomes (``summary.outcome``): what a Logic App or an alert branches on.
+OUTCOME_SUCCEEDED: Final = "Succeeded"
+OUTCOME_PARTIAL: Final = "PartiallySucceeded"
+OUTCOME_FAILED: Final = "Failed"
+OUTCOME_CANCELED: Final = "Canceled"
+
+
+def run_outcome(summary: Mapping[str, int], problems: Sequence[Any], canceled: bool) -> str:
+    """One word for the whole run, so nobody has to count rows to know whether it worked.
+
+    ``Succeeded``: at least one server, every server Succeeded (or Skipped for its state, as
+    asked) and no problem. ``Failed``: nothing succeeded, which includes a run that found
+    nothing to export (a discovery that matched no server is a problem, never a quiet
+    success). ``Canceled``: the run was canceled. ``PartiallySucceeded``: anything else.
+    """
+    if canceled:
+        return OUTCOME_CANCELED
+    if summary.get("succeeded", 0) == 0:
+        return OUTCOME_FAILED
+    bad = summary.get("failed", 0) + summary.get("timedOut", 0) + summary.get("canceled", 0)
+    return OUTCOME_PARTIAL if bad or problems else OUTCOME_SUCCEEDED
+
+
 def build_report(
     run_id: str,
     start_time: str,
@@ -152,15 +176,27 @@ def build_report(
     *,
     dry_run: bool = False,
     request: Mapping[str, Any] | None = None,
+    problems: Sequence[Mapping[str, Any]] = (),
+    breaker: Mapping[str, Any] | None = None,
+    canceled: bool = False,
+    retry_of: str | None = None,
 ) -> dict[str, Any]:
     """The orchestration's output: what a user reads at the end of a run."""
     ordered = sorted(rows, key=lambda r: str(r.get("id", "")).lower())
-    return {
+    summary: dict[str, Any] = summarize(ordered)
+    summary["outcome"] = run_outcome(summary, problems, canceled)
+    result: dict[str, Any] = {
         "runId": run_id,
         "dryRun": dry_run,
         "startTime": start_time,
         "endTime": end_time,
-        "summary": summarize(ordered),
+        "summary": summary,
         "request": dict(request) if request else None,
         "servers": ordered,
+        "problems": [dict(p) for p in problems],
+        "breaker": dict(breaker) if breaker else None,
+        "canceled": canceled,
     }
+    if retry_of:
+        result["retryOf"] = retry_of
+    return result

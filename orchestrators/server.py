@@ -140,7 +140,7 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
     policy = RetryPolicy(**job.get("retry", {}))
     poll_policy = lro.PollPolicy(**job.get("poll", {}))
     deadline = parse(job["deadline"])
-    payload: dict[str, Any] = {k: job[k] for k in ("id", "backupName", "sealedTarget") if k in job}
+    payload: dict[str, Any] = {k: job[k] for k in ("id", "backupName", "runId") if k in job}
     payload["backupFormat"] = job.get("backupFormat")
 
     steps_here = 0  # submissions and polls in this execution (see CONTINUE_AS_NEW_POLLS)

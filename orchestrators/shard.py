@@ -2,8 +2,9 @@
 
 At most ``concurrency`` servers are in flight; as soon as one finishes the next starts (a window,
 not waves). A ``cancel`` event stops new submissions: in-flight servers are followed to the end
-and the rest are reported Canceled. In a dry run the window runs ``validate_server`` activities
-instead of exports.
+and the rest are reported Canceled; the shard passes the cancel on to its running runs
+(``relay_cancel``), which stop after their export in flight. In a dry run the window runs
+``validate_server`` activities instead of exports.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from mysqlexport import report
 from mysqlexport.durable_ids import run_instance_id
 from orchestrators.blueprint import bp
 from orchestrators.run import plan_units, server_row
-from orchestrators.units import CANCEL_EVENT, canceled_row, server_call
+from orchestrators.units import CANCEL_EVENT, canceled_row, relay_cancel, server_call
 from orchestrators.window import wait_any
 
 __all__ = ["CANCEL_EVENT", "canceled_row", "dry_run_row", "export_shard"]
@@ -84,7 +85,7 @@ def export_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     )
     rows: list[report.ServerRow] = []
     tally = report.Tally()
-    inflight: list[tuple[Any, list[int]]] = []
+    inflight: list[tuple[Any, list[int], str | None]] = []  # (task, unit, run instance id)
     cancel = context.wait_for_external_event(CANCEL_EVENT)
     canceled = bool(job.get("canceled"))
     next_unit = 0
@@ -98,18 +99,20 @@ def export_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         ):
             unit = units[next_unit]
             next_unit += 1
+            run_id: str | None = None
             if dry_run:
                 task = context.call_activity(names.VALIDATE_SERVER, {"id": entries[unit[0]]["id"]})
             elif len(unit) == 1:
                 call = server_call(context, common, entries[unit[0]])
                 task = context.call_sub_orchestrator(*call)
             else:
+                run_id = run_instance_id(common["runId"], int(job.get("index", 0)), next_unit - 1)
                 task = context.call_sub_orchestrator(
                     names.EXPORT_RUN,
                     {"servers": [entries[p] for p in unit], "common": common},
-                    run_instance_id(common["runId"], int(job.get("index", 0)), next_unit - 1),
+                    run_id,
                 )
-            inflight.append((task, unit))
+            inflight.append((task, unit, run_id))
             started = True
         if canceled:
             # Probed servers were already submitted (they head the window); the rest never are.
@@ -121,7 +124,7 @@ def export_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         context.set_custom_status(_progress(len(entries), tally, len(inflight), canceled))
         if not inflight:
             break
-        waiting = [task for task, _ in inflight]
+        waiting = [task for task, _, _ in inflight]
         if not canceled:
             waiting.append(cancel)
         wait, release = wait_any(context, waiting, started)
@@ -130,9 +133,10 @@ def export_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             continue
         if winner is cancel:
             canceled = True
+            yield from relay_cancel(context, [run for _, _, run in inflight if run is not None])
             continue
-        index = next(i for i, (task, _) in enumerate(inflight) if task is winner)
-        _, unit = inflight.pop(index)
+        index = next(i for i, (task, _, _) in enumerate(inflight) if task is winner)
+        _, unit, _ = inflight.pop(index)
         for row in _rows_of(winner, [entries[p] for p in unit], dry_run, common):
             rows.append(row)
             tally.add(row)

@@ -42,7 +42,7 @@ from armemulator import (
 )
 from devhost import DevHost, HostFaults, RuntimeStatus, Store, StoreStats
 from devhost.config import app_settings
-from mysqlexport import operations
+from mysqlexport import discovery, operations
 from mysqlexport.arm import ArmClient, default_credential
 from mysqlexport.durable_ids import server_prefix
 from mysqlexport.sealing import Sealer
@@ -149,11 +149,12 @@ def _first_submitted(config: SoakConfig) -> list[str]:
     """The servers the run submits first (the heads of every shard's window), worked out with
     the app's own resolution and shard plan, so a foreign export started on them now is
     certain to meet the run's first submission."""
+    body = request_body(config)
     with ArmClient.from_settings() as client:
-        resolved = operations.resolve_servers(request_body(config), client)
-    servers: list[str] = resolved["servers"]
-    plan = plan_shards(resolved["sizes"], config.shard_size, config.max_concurrency)
-    return [servers[i] for i in probe_indices(plan, config.max_concurrency)]
+        answers = [operations.list_scope(s, client) for s in discovery.scopes(body["discover"])]
+    resolved = discovery.merge(body.get("servers") or [], body["discover"], answers)
+    plan = plan_shards(resolved.sizes, config.shard_size, config.max_concurrency)
+    return [resolved.servers[i] for i in probe_indices(plan, config.max_concurrency)]
 
 
 def _start_foreign_exports(emu: Emulator, clock: VirtualClock, servers: list[ServerSpec]) -> None:

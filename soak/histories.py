@@ -13,15 +13,27 @@ When a deliberate change alters what the orchestrators schedule, record them aga
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from devhost import Store
+from armemulator import Emulator, EmulatorConfig, ServerSpec, VirtualClock
+from devhost import DevHost, Store
+from devhost.config import app_settings
 from devhost.store import Instance
-from mysqlexport.durable_ids import run_prefix, server_prefix, shard_prefix
+from mysqlexport.durable_ids import (
+    SCHEDULE_INSTANCE_ID,
+    run_prefix,
+    server_prefix,
+    shard_prefix,
+    target_instance_id,
+)
+from mysqlexport.sealing import Sealer
 from soak.harness import SoakConfig
+
+ROOT = Path(__file__).resolve().parents[1]
 
 #: A small soak with every fault, so every path shows up in a few short histories.
 RECORDING = SoakConfig(
@@ -124,6 +136,9 @@ def record(store: Store, run_id: str, folder: Path, config: SoakConfig) -> list[
         raise ValueError(f"run {run_id} has no fleet or shard 0 in the store")
     chosen.append(("export_fleet", fleet, "the run: resolve, probe, shards, report"))
     chosen.append(("export_shard", shard, "a sliding window over one shard"))
+    target = store.get(target_instance_id(run_id))
+    if target is not None:
+        chosen.append(("export_target", target, "the run's sealed target, kept once"))
     runs = [
         found
         for found in (store.get(i.instance_id) for i in store.query(prefix=run_prefix(run_id)))
@@ -144,6 +159,11 @@ def record(store: Store, run_id: str, folder: Path, config: SoakConfig) -> list[
         if match is not None:
             taken.add(match.instance_id)
             chosen.append((f"export_server-{suffix}", match, why))
+    scheduled = record_schedule()
+    if scheduled is not None:
+        chosen.append(
+            ("scheduled_run", scheduled, "one scheduled run, through the schedule's instance")
+        )
     written = []
     for stem, instance, why in chosen:
         path = folder / f"{stem}.json"
@@ -153,3 +173,36 @@ def record(store: Store, run_id: str, folder: Path, config: SoakConfig) -> list[
         )
         written.append(path)
     return written
+
+
+def record_schedule() -> Instance | None:
+    """One tick of the schedule on devhost against the emulator (virtual clock, about a second):
+    the finished ``scheduled_run`` instance, or None if it did not finish in time."""
+    sub = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+    server = (
+        f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.DBforMySQL/"
+        "flexibleServers/nightly"
+    )
+    sas = "https://acct.blob.core.windows.net/backups?sv=2022-11-02&sr=c&sp=rcw&sig=cmVjb3JkaW5n"
+    clock = VirtualClock(start=1_800_000_000)
+    fleet = [ServerSpec(sub, "rg", "nightly", export_seconds=600)]
+    request = {"servers": [server], "target": {"sasUriList": [sas]}}
+    with Emulator(EmulatorConfig(clock=clock, fleet=fleet, seed=1)) as emu:
+        settings = {
+            "ARM_ENDPOINT": emu.url,
+            "IDENTITY_ENDPOINT": emu.token_endpoint,
+            "IDENTITY_HEADER": emu.identity_header,
+            "SAS_SEALING_KEY": Sealer.new_key(),
+            "EXPORT_SCHEDULE": "0 0 * * * *",
+            "EXPORT_SCHEDULE_REQUEST": json.dumps(request),
+        }
+        with (
+            app_settings(settings),
+            DevHost(ROOT, clock=clock, load_settings=False, advance_to_schedules=True) as host,
+        ):
+            for _ in range(1200):  # bounded: at most a minute
+                found = host.store.get(SCHEDULE_INSTANCE_ID)
+                if found is not None and found.status.value == "Completed":
+                    return found
+                time.sleep(0.05)
+    return None

@@ -8,6 +8,7 @@ field, and nothing starts.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -18,20 +19,16 @@ import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
 from mysqlexport import report
-from mysqlexport.durable_ids import (
-    is_run_id,
-    new_run_id,
-    run_prefix,
-    server_prefix,
-    shard_instance_id,
-    shard_prefix,
-)
-from mysqlexport.errors import ExportError, SettingsError
-from mysqlexport.jobs import FLEET_ORCHESTRATOR, fleet_job, retry_job
+from mysqlexport.durable_ids import is_run_id, new_run_id, server_prefix, shard_instance_id
+from mysqlexport.errors import SettingsError
+from mysqlexport.function_names import CANCEL_EVENT
+from mysqlexport.jobs import fleet_job, retry_job, target_input
 from mysqlexport.request import MAX_BODY_BYTES, RequestInvalid, parse_request
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
+from triggers.instances import query_instances
 from triggers.responses import error_response, json_response
+from triggers.runs import read_target, start_run
 
 logger = logging.getLogger(__name__)
 bp = df.Blueprint()
@@ -110,8 +107,9 @@ async def start_export(
         logger.error("cannot start an export: %s", err)
         return error_response(500, err.code, err.message)
     run_id = new_run_id()
-    job = fleet_job(run_id, request, settings, sealer)
-    await client.start_new(FLEET_ORCHESTRATOR, run_id, job)
+    await start_run(
+        client, run_id, fleet_job(run_id, request, settings), target_input(request, sealer)
+    )
     logger.info("started export run %s", run_id, extra={"run_id": run_id})
     return client.create_check_status_response(req, run_id)
 
@@ -119,6 +117,11 @@ async def start_export(
 async def _progress(
     client: df.DurableOrchestrationClient, run_id: str, status: Any
 ) -> dict[str, Any]:
+    """The run's report when it is done; else counts over every server and the running rows.
+
+    Counts come from the fleet (servers settled before the fan-out) and from each shard, read
+    by its known id; the running servers' rows from an instance query read to its last page.
+    """
     custom = status.custom_status if isinstance(status.custom_status, dict) else {}
     body: dict[str, Any] = {
         "runId": run_id,
@@ -134,22 +137,24 @@ async def _progress(
         body["breaker"] = output.get("breaker")
         body["problems"] = output.get("problems")
         return body
-    totals: dict[str, int] = {}
-    for shard in await client.get_status_by(instance_id_prefix=shard_prefix(run_id)) or []:
-        progress = shard.custom_status if isinstance(shard.custom_status, dict) else {}
-        for key, value in progress.items():
-            if isinstance(value, int) and not isinstance(value, bool):
-                totals[key] = totals.get(key, 0) + value
-    totals.setdefault("total", int(custom.get("total", 0)))
-    body["summary"] = totals
-    rows = []
-    running = await client.get_status_by(
-        instance_id_prefix=server_prefix(run_id), runtime_status=list(RUNNING)
+    shards = int(custom.get("shards") or 0)
+    statuses = await asyncio.gather(
+        *(client.get_status(shard_instance_id(run_id, i)) for i in range(shards))
     )
-    for server in running or []:
-        if isinstance(server.custom_status, dict):
-            rows.append(server.custom_status)
-    body["servers"] = rows
+    totals: dict[str, int] = {}
+    counted = [custom.get("settledSummary") or {}]
+    counted += [s.custom_status for s in statuses if isinstance(s.custom_status, dict)]
+    for progress in counted:
+        for key, value in progress.items():
+            if key != "total" and isinstance(value, int) and not isinstance(value, bool):
+                totals[key] = totals.get(key, 0) + value
+    total = int(custom.get("total") or 0)
+    totals["total"] = total
+    done = sum(totals.get(k, 0) for k in report.SUMMARY_KEYS)
+    totals["pending"] = max(0, total - done - totals.get("running", 0))
+    body["summary"] = totals
+    running = await query_instances(client, prefix=server_prefix(run_id), statuses=list(RUNNING))
+    body["servers"] = [s.custom_status for s in running if isinstance(s.custom_status, dict)]
     return body
 
 
@@ -176,19 +181,9 @@ async def cancel_export(
         return missing
     if status.runtime_status not in RUNNING:
         return error_response(409, "RunNotRunning", f"run {run_id} is {_status_name(status)}")
-    targets = [run_id]
-    custom = status.custom_status if isinstance(status.custom_status, dict) else {}
-    targets += [shard_instance_id(run_id, i) for i in range(int(custom.get("shards", 0)))]
-    # runs (a few small servers back to back in one slot) stop after their export in flight
-    running_runs = await client.get_status_by(
-        instance_id_prefix=run_prefix(run_id), runtime_status=list(RUNNING)
-    )
-    targets += [r.instance_id for r in running_runs or [] if r.instance_id]
-    for instance in targets:
-        try:
-            await client.raise_event(instance, "cancel", {"requested": True})
-        except Exception as err:  # noqa: BLE001 - a shard that already finished is fine
-            logger.info("cancel not delivered to %s: %s", instance, err)
+    # The run passes the cancel on to its running shards, and they to their running units
+    # (relay_cancel): no instance query, so it reaches every unit of a run of any size.
+    await client.raise_event(run_id, CANCEL_EVENT, {"requested": True})
     return json_response({"runId": run_id, "canceling": True}, 202)
 
 
@@ -214,9 +209,11 @@ async def retry_failed(
     if not failed:
         return error_response(409, "NothingToRetry", f"run {run_id} has no failed servers")
     original = status.input_ if isinstance(status.input_, dict) else json.loads(status.input_)
+    target = await read_target(client, run_id)
+    if target is None:
+        return error_response(
+            409, "TargetUnavailable", f"the export target of run {run_id} is no longer kept"
+        )
     new_id = new_run_id()
-    try:
-        await client.start_new(FLEET_ORCHESTRATOR, new_id, retry_job(new_id, original, failed))
-    except ExportError as err:
-        return error_response(500, err.code, err.message)
+    await start_run(client, new_id, retry_job(new_id, original, failed), target)
     return client.create_check_status_response(req, new_id)

@@ -1,6 +1,13 @@
 """Scheduled runs: ``EXPORT_SCHEDULE`` (NCRONTAB) with the request body in
-``EXPORT_SCHEDULE_REQUEST``. A run never overlaps its predecessor: while the previous scheduled
-run is still going, the tick is skipped and logged."""
+``EXPORT_SCHEDULE_REQUEST``.
+
+Every scheduled run goes through one instance, ``scheduled_run`` under the fixed id
+``SCHEDULE_INSTANCE_ID``, which ends with its run. A tick reads that instance's status: while
+it is running, the tick is skipped and logged; otherwise the tick starts it again (the host
+replaces a finished instance of the same id) with a new run. One status read of a known id, so
+no instance query (which the host answers a page at a time) can miss a running run, however
+many old runs the task hub keeps.
+"""
 
 from __future__ import annotations
 
@@ -12,29 +19,31 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
-from mysqlexport.durable_ids import new_run_id
+from mysqlexport import function_names as names
+from mysqlexport.durable_ids import SCHEDULE_INSTANCE_ID, new_run_id
 from mysqlexport.errors import ExportError
-from mysqlexport.jobs import FLEET_ORCHESTRATOR, fleet_job
+from mysqlexport.jobs import fleet_job, target_input
 from mysqlexport.request import parse_request
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
+from triggers.runs import start_target
 
 logger = logging.getLogger(__name__)
 bp = df.Blueprint()
 SCHEDULED_PREFIX = "sched"
+RUNNING = (OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending)
 
 
 @bp.timer_trigger(arg_name="timer", schedule="%EXPORT_SCHEDULE%", run_on_startup=False)
 @bp.durable_client_input(client_name="client")
 async def scheduled_export(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     """Start the scheduled run unless the previous one is still running."""
-    running = await client.get_status_by(
-        instance_id_prefix=f"{SCHEDULED_PREFIX}-",
-        runtime_status=[OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending],
-    )
-    previous = [s.instance_id for s in running or [] if ":" not in (s.instance_id or "")]
-    if previous:
-        logger.warning("scheduled export skipped: run %s is still running", previous[0])
+    current = await client.get_status(SCHEDULE_INSTANCE_ID)
+    if getattr(current, "runtime_status", None) in RUNNING:
+        custom = current.custom_status if isinstance(current.custom_status, dict) else {}
+        logger.warning(
+            "scheduled export skipped: run %s is still running", custom.get("runId", "?")
+        )
         return
     try:
         raw = os.environ.get("EXPORT_SCHEDULE_REQUEST", "")
@@ -45,7 +54,7 @@ async def scheduled_export(timer: func.TimerRequest, client: df.DurableOrchestra
         logger.error("scheduled export not started: EXPORT_SCHEDULE_REQUEST: %s", err)
         return
     run_id = new_run_id(SCHEDULED_PREFIX)
-    await client.start_new(
-        FLEET_ORCHESTRATOR, run_id, fleet_job(run_id, request, job_settings, sealer)
-    )
+    await start_target(client, run_id, target_input(request, sealer))
+    job = fleet_job(run_id, request, job_settings)
+    await client.start_new(names.SCHEDULED_RUN, SCHEDULE_INSTANCE_ID, job)
     logger.info("scheduled export run %s started (past due: %s)", run_id, timer.past_due)

@@ -22,6 +22,7 @@ import pytest
 from armemulator import Faults, ServerSpec
 from devhost import HostFaults
 from mysqlexport.arm import default_credential
+from mysqlexport.durable_ids import target_instance_id
 from mysqlexport.settings import Settings
 from soak.leaks import Finding, LogScanner, SecretScanner
 from tests.e2e.conftest import SAS, SIG, SUB, StackFactory, discover_body, server_id
@@ -153,7 +154,14 @@ def test_nothing_persisted_or_emitted_holds_a_sas_signature_or_a_token(
             timeout=30,
         )
         emitted.append(("status with history and input", everything.text))
-        assert "sealed:v1:" in everything.text  # the input is there, sealed
+        target = stack.session.get(
+            started.headers["Location"].replace(run_id, target_instance_id(run_id))
+            + "&showHistory=true&showInput=true",
+            timeout=30,
+        )
+        emitted.append(("the run's target with history and input", target.text))
+        assert "sealed:v1:" in target.text  # the target is kept once per run, sealed
+        assert "sealed:v1:" not in everything.text  # and the run's own input has no copy
         stack.host.store.save(tmp_path / "store.json")
         emitted.append(("durable store", (tmp_path / "store.json").read_text()))
     finally:

@@ -21,7 +21,6 @@ JOB = {
     "runId": "exp-scripted",
     "id": SERVER,
     "backupName": "db1-202701150800",
-    "sealedTarget": "sealed:v1:opaque",
     "backupFormat": None,
     "poll": {},
     "retry": {"transient_attempts": 6, "breaker_sample": 5},
