@@ -1,9 +1,11 @@
 """Command line: run an emulator in its own process until SIGINT or SIGTERM.
 
 Why this module exists: the local Functions host and benchmark drivers run in other processes and
-need an emulator they can start from a script. It prints one JSON line - ``url``,
-``token_endpoint`` and, only when it generated the secret, ``identity_header`` - so a script can
-read where to point ``IDENTITY_ENDPOINT`` / ``IDENTITY_HEADER`` and the ARM base URL.
+need an emulator they can start from a script, and a person trying the app needs one too. It
+prints one JSON line first - ``url``, ``token_endpoint`` and, only when it generated the secret,
+``identity_header`` - so a script can read where to point ``IDENTITY_ENDPOINT`` /
+``IDENTITY_HEADER`` and the ARM base URL; then, for a person, ``announce.announcement``: those
+settings, the subscriptions, resource groups and servers it serves, and a request body to try.
 
     python -m armemulator --port 8443 --tls-cert cert.pem --tls-key key.pem --time-scale 60
 """
@@ -18,6 +20,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from armemulator.announce import announcement
 from armemulator.clock import Clock, ScaledClock, VirtualClock, WallClock
 from armemulator.config import DEFAULT_PAUSED_ERROR, EmulatorConfig, Resubmission
 from armemulator.emulator import Emulator, is_loopback_host
@@ -133,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if emu.identity_header_generated:
             line["identity_header"] = emu.identity_header
         print(json.dumps(line), flush=True)
+        print(announcement(emu), flush=True)
         while not stop.wait(0.5):
             pass
     return 0
