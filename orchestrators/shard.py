@@ -20,7 +20,13 @@ from mysqlexport import report
 from mysqlexport.durable_ids import run_instance_id
 from orchestrators.blueprint import bp
 from orchestrators.run import plan_units, server_row
-from orchestrators.units import CANCEL_EVENT, canceled_row, relay_cancel, server_call
+from orchestrators.units import (
+    CANCEL_EVENT,
+    activity_crash,
+    canceled_row,
+    relay_cancel,
+    server_call,
+)
 from orchestrators.window import wait_any
 
 __all__ = ["CANCEL_EVENT", "canceled_row", "dry_run_row", "export_shard"]
@@ -149,8 +155,9 @@ def _rows_of(
 ) -> list[report.ServerRow]:
     """The rows a finished unit stands for; a crashed one still yields one row per server."""
     if dry_run:
-        if task.state is TaskState.FAILED:
-            return [server_row(task, unit[0])]
+        if task.state is TaskState.FAILED:  # the validate activity raised: that server's row
+            error = activity_crash(task.result)
+            return [dry_run_row(unit[0], {"kind": "error", "error": error}, 0)]
         return [dry_run_row(unit[0], task.result, int(common.get("sasCount", 1)))]
     if len(unit) == 1:
         return [server_row(task, unit[0])]
