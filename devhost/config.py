@@ -1,9 +1,11 @@
 """Host settings read from the app directory: host.json and local.settings.json.
 
 ``func start`` reads ``host.json`` for the Durable extension's knobs (hub name, concurrency,
-action limit) and the HTTP route prefix, and copies ``local.settings.json`` ``Values`` into the
-environment without overriding variables that are already set. ``%NAME%`` references in
-bindings (e.g. a timer schedule) are resolved against that environment.
+action limit), the HTTP route prefix and ``functionTimeout``, and copies ``local.settings.json``
+``Values`` into the environment without overriding variables that are already set. ``%NAME%``
+references in bindings (e.g. a timer schedule) are resolved against that environment. The two
+app settings that shape the language worker (``FUNCTIONS_WORKER_PROCESS_COUNT``,
+``PYTHON_THREADPOOL_THREAD_COUNT``) are read here too.
 """
 
 from __future__ import annotations
@@ -24,7 +26,20 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HUB_NAME = "TestHubName"
 DEFAULT_MAX_ORCHESTRATION_ACTIONS = 100_000
+#: The host's ``functionTimeout`` when host.json sets none, on every plan but the classic
+#: Consumption plan (5 minutes there): ``ScriptJobHostOptionsSetup.DefaultFunctionTimeout`` in
+#: azure-functions-host (src/WebJobs.Script/Config/ScriptJobHostOptionsSetup.cs). devhost models
+#: the plans the README recommends (Flex Consumption, Premium).
+DEFAULT_FUNCTION_TIMEOUT = 30 * 60.0
+#: ``ScriptJobHostOptionsSetup.MinFunctionTimeout``.
+MIN_FUNCTION_TIMEOUT = 1.0
+#: The app setting that overrides host.json's ``functionTimeout`` (``AzureFunctionsJobHost__*``).
+FUNCTION_TIMEOUT_SETTING = "AzureFunctionsJobHost__functionTimeout"
 _SETTING_REF = re.compile(r"%([^%]+)%")
+_TIMESPAN = re.compile(
+    r"^(?P<sign>-)?(?:(?P<days>\d+)\.)?(?P<hours>\d{1,2}):(?P<minutes>\d{1,2})"
+    r"(?::(?P<seconds>\d{1,2})(?:\.(?P<fraction>\d{1,7}))?)?$"
+)
 
 
 def _cpu_count() -> int:
@@ -43,6 +58,9 @@ class HostConfig:
     max_concurrent_orchestrations: int = 10 * _cpu_count()
     max_orchestration_actions: int = DEFAULT_MAX_ORCHESTRATION_ACTIONS
     route_prefix: str = "api"
+    #: Seconds an invocation may run before the host gives up on it; None: unbounded
+    #: (``"functionTimeout": "-1"``).
+    function_timeout: float | None = DEFAULT_FUNCTION_TIMEOUT
 
     @classmethod
     def from_app_dir(cls, app_dir: Path, environ: Mapping[str, str] | None = None) -> HostConfig:
@@ -54,7 +72,7 @@ class HostConfig:
         env = os.environ if environ is None else environ
         path = app_dir / "host.json"
         if not path.is_file():
-            return cls()
+            return cls(function_timeout=_function_timeout(None, env))
         try:
             document = json.loads(path.read_text(encoding="utf-8-sig"))
         except json.JSONDecodeError as err:
@@ -78,7 +96,66 @@ class HostConfig:
                 durable.get("maxOrchestrationActions"), defaults.max_orchestration_actions
             ),
             route_prefix=prefix.strip("/") if isinstance(prefix, str) else defaults.route_prefix,
+            function_timeout=_function_timeout(document.get("functionTimeout"), env),
         )
+
+
+def _function_timeout(value: Any, environ: Mapping[str, str]) -> float | None:
+    """host.json's ``functionTimeout`` (overridden by the app setting), as the host reads it.
+
+    Raises:
+        IndexingError: not a TimeSpan, or below the host's minimum of one second.
+    """
+    value = environ.get(FUNCTION_TIMEOUT_SETTING, value)
+    if value is None:
+        return DEFAULT_FUNCTION_TIMEOUT
+    seconds = parse_timespan(str(value))
+    if seconds == -86_400.0:  # "-1" (minus one day): unbounded on every plan but Consumption
+        return None
+    if seconds < MIN_FUNCTION_TIMEOUT:
+        raise IndexingError(
+            f"FunctionTimeout must be greater than 00:00:01 (host.json functionTimeout '{value}')."
+        )
+    return seconds
+
+
+def parse_timespan(text: str) -> float:
+    """Seconds in a .NET TimeSpan text (``[-][d.]hh:mm[:ss[.fffffff]]`` or ``[-]d``), the form of
+    host.json's ``functionTimeout``.
+
+    Raises:
+        IndexingError: the text is not a TimeSpan.
+    """
+    text = text.strip()
+    if re.fullmatch(r"-?\d+", text):
+        return float(int(text) * 86_400)
+    match = _TIMESPAN.match(text)
+    if match is None or int(match["minutes"]) > 59 or int(match["seconds"] or 0) > 59:
+        raise IndexingError(f"'{text}' is not a TimeSpan such as 00:10:00.")
+    seconds = (
+        int(match["days"] or 0) * 86_400
+        + int(match["hours"]) * 3_600
+        + int(match["minutes"]) * 60
+        + int(match["seconds"] or 0)
+        + float(f"0.{match['fraction'] or 0}")
+    )
+    return -seconds if match["sign"] else seconds
+
+
+def format_timespan(seconds: float) -> str:
+    """``seconds`` as .NET's ``TimeSpan.ToString()`` writes it (``00:05:00``, ``1.02:00:00``,
+    ``00:00:01.5000000``), the form the host puts in its timeout message."""
+    ticks = round(seconds * 10_000_000)
+    days, rest = divmod(ticks, 86_400 * 10_000_000)
+    hours, rest = divmod(rest, 3_600 * 10_000_000)
+    minutes, rest = divmod(rest, 60 * 10_000_000)
+    whole, fraction = divmod(rest, 10_000_000)
+    text = f"{hours:02d}:{minutes:02d}:{whole:02d}"
+    if days:
+        text = f"{days}.{text}"
+    if fraction:
+        text += f".{fraction:07d}"
+    return text
 
 
 def _object(value: Any) -> dict[str, Any]:
@@ -173,3 +250,34 @@ def worker_process_count(environ: Mapping[str, str]) -> int:
             f"{MAX_WORKER_PROCESSES}, not '{text}'."
         )
     return int(text)
+
+
+def threadpool_thread_count(environ: Mapping[str, str]) -> int | None:
+    """``PYTHON_THREADPOOL_THREAD_COUNT`` as the Python worker reads it, or None for Python's own
+    ThreadPoolExecutor default, ``min(32, cpu count + 4)`` on the Python versions Azure offers.
+
+    The worker (azure-functions-python-worker, azure_functions_worker/dispatcher.py,
+    ``Dispatcher._get_sync_tp_max_workers``) runs every synchronous invocation on one
+    ``ThreadPoolExecutor(max_workers=...)`` of this size; a value that is not a whole number of
+    at least 1 is logged and ignored (the default applies), as the worker does.
+    """
+    text = environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "").strip()
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        log.warning("PYTHON_THREADPOOL_THREAD_COUNT must be an integer, not '%s'", text)
+        return None
+    if value < 1:
+        log.warning(
+            "PYTHON_THREADPOOL_THREAD_COUNT must be set to a value between 1 and sys.maxint. "
+            "Reverting to default value for max_workers"
+        )
+        return None
+    return value
+
+
+def default_threadpool_size() -> int:
+    """The size of a ``ThreadPoolExecutor(max_workers=None)`` on this machine."""
+    return min(32, _cpu_count() + 4)

@@ -1,8 +1,15 @@
 """The dispatcher: runs orchestrator episodes, activities, timers and timer triggers.
 
-Episodes run on a pool bounded by maxConcurrentOrchestratorFunctions and never two at once for
-the same instance; activities on a pool bounded by maxConcurrentActivityFunctions. Durable
-timers and timer-trigger schedules wait on the clock in one scheduler thread. With a virtual
+This is the host side. Episodes are dispatched by threads bounded by
+maxConcurrentOrchestratorFunctions and never two at once for the same instance; activities by
+threads bounded by maxConcurrentActivityFunctions, as the Durable extension's work-item
+dispatchers are. The app's code itself runs in the language worker (``devhost.workers``): every
+sync episode, activity and timer trigger competes for the worker's one thread pool of
+PYTHON_THREADPOOL_THREAD_COUNT threads, so a dispatched episode may wait there behind activities.
+An activity's outcome (returned, raised, worker died, timed out after ``functionTimeout``) becomes
+the history event the extension records (``devhost.activity_runner``); ``HostFaults`` can make any
+of those happen to a chosen activity (``devhost.faults``). Durable timers and timer-trigger
+schedules wait on the clock in one scheduler thread. With a virtual
 clock the scheduler moves time itself: when nothing is runnable (no episode queued or running,
 no activity or timer trigger running, no young HTTP request in flight) it sets the clock to
 the earliest live durable timer and fires it.
@@ -27,18 +34,18 @@ from dataclasses import dataclass
 
 from azure.functions.timer import TimerRequest
 
-from devhost.activity_runner import run_activity
+from devhost.activity_runner import completion_event, decode_input
 from devhost.clock import Clock, format_status_timestamp, is_settable, parse_timestamp
 from devhost.config import HostConfig
 from devhost.errors import InstanceNotFoundError, UnknownFunctionError
-from devhost.faults import HostFaults
+from devhost.faults import FaultKind, HostFaults, InjectedActivityError
 from devhost.indexing import AppIndex, FunctionKind, IndexedFunction, missing_function_message
-from devhost.invoke import call_function
+from devhost.invoke import Outcome, Raised, TimedOut
 from devhost.protocol import EventType, make_event
 from devhost.replay import internal_failure, run_episode
 from devhost.store import Instance, RuntimeStatus, Store, outstanding_work
 from devhost.work import ScheduledWork, WorkKind
-from devhost.workers import OrchestratorWorkers
+from devhost.workers import InProcessWorker, LanguageWorkers
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +86,11 @@ class Engine:
         timer_triggers: bool = True,
         advance_to_schedules: bool = False,
         http_idle_after: float = 1.0,
-        workers: OrchestratorWorkers | None = None,
+        workers: LanguageWorkers | None = None,
     ) -> None:
         self.index = index
-        self._workers = workers
+        self._own_workers = workers is None
+        self._workers: LanguageWorkers = workers or InProcessWorker(index)
         self.store = store
         self.clock = clock
         self.config = config
@@ -157,6 +165,8 @@ class Engine:
             self._scheduler.join(timeout=5)
         for pool in (self._orchestrations, self._activities, self._trigger_pool):
             pool.shutdown(wait=not abandon, cancel_futures=True)
+        if self._own_workers:
+            self._workers.close()
 
     @property
     def stopped(self) -> bool:
@@ -378,14 +388,12 @@ class Engine:
             if function is None:
                 return
             while not self._stopped:
-                event = run_activity(
-                    function,
-                    task_id=work.task_id,
-                    input_text=work.input_text,
-                    app_dir=str(self.index.app_dir),
-                    clock=self.clock.now,
+                fault = self._activity_fault(function, instance_id, work)
+                outcome = self._invoke_activity(function, work, fault)
+                event = completion_event(function, outcome, work.task_id, self.clock.now())
+                crashed = fault is FaultKind.ABORTS or (
+                    self.faults is not None and self.faults.crash_after_activity()
                 )
-                crashed = self.faults is not None and self.faults.crash_after_activity()
                 self.store.record_activity_run(crashed=crashed)
                 if crashed:
                     log.info("fault: discarding the result of %s #%d", work.name, work.task_id)
@@ -402,6 +410,42 @@ class Engine:
                 self._dispatched.discard(key)
                 self._busy -= 1
                 self._cv.notify_all()
+
+    def _activity_fault(
+        self, function: IndexedFunction, instance_id: str, work: ScheduledWork
+    ) -> FaultKind | None:
+        if self.faults is None:
+            return None
+        return self.faults.activity_fault(
+            function.registered_name, decode_input(work.input_text), instance_id, work.task_id
+        )
+
+    def _invoke_activity(
+        self, function: IndexedFunction, work: ScheduledWork, fault: FaultKind | None
+    ) -> Outcome:
+        """Run one invocation in the language worker (``fault`` decides how it ends)."""
+        if fault is FaultKind.RAISES:
+            log.info("fault: %s #%d raises", work.name, work.task_id)
+            return Raised.of(
+                InjectedActivityError(
+                    f"devhost injected a failure into activity '{function.registered_name}'"
+                )
+            )
+        client = self._client_binding() if function.client_params else None
+        outcome = self._workers.run_activity(
+            function,
+            work.input_text,
+            client,
+            timeout=self.config.function_timeout,
+            fault=fault,
+        )
+        if isinstance(outcome, TimedOut) and fault is not FaultKind.TIMES_OUT:
+            log.error(
+                "Timeout value of %s s exceeded by function 'Functions.%s'",
+                outcome.seconds,
+                function.name,
+            )
+        return outcome
 
     # -- timers ---------------------------------------------------------------------------------
     def _add_timer(self, instance_id: str, execution_id: str, work: ScheduledWork) -> None:
@@ -489,12 +533,19 @@ class Engine:
 
     def _trigger_worker(self, function: IndexedFunction, arguments: dict[str, object]) -> None:
         try:
-            call_function(
-                function.user_function,
-                arguments,
-                function_name=function.name,
-                function_directory=str(self.index.app_dir),
+            outcome = self._workers.run_trigger(
+                function, arguments, timeout=self.config.function_timeout
             )
+            if isinstance(outcome, Raised):
+                log.error(
+                    "timer trigger %s failed: %s: %s\n%s",
+                    function.name,
+                    outcome.type_name,
+                    outcome.message,
+                    outcome.details,
+                )
+            elif isinstance(outcome, TimedOut):
+                log.error("timer trigger %s timed out after %s s", function.name, outcome.seconds)
         except Exception:
             log.exception("timer trigger %s failed", function.name)
         finally:

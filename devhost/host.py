@@ -27,7 +27,12 @@ from azure.functions._durable_functions import df_dumps
 
 from devhost.client_binding import DurableEndpoints
 from devhost.clock import Clock, WallClock, is_settable
-from devhost.config import HostConfig, load_local_settings, worker_process_count
+from devhost.config import (
+    HostConfig,
+    load_local_settings,
+    threadpool_thread_count,
+    worker_process_count,
+)
 from devhost.engine import Engine
 from devhost.errors import DevHostError
 from devhost.faults import HostFaults
@@ -35,7 +40,7 @@ from devhost.http import DevHostHTTPServer
 from devhost.indexing import AppIndex, index_app, load_app
 from devhost.status import OrchestrationStatus
 from devhost.store import Store, StoreStats
-from devhost.workers import OrchestratorWorkers
+from devhost.workers import InProcessWorker, LanguageWorkers, ProcessWorkers
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +62,16 @@ class DevHost:
             idle (off by default so a nightly schedule does not race ahead in every test).
         load_settings: copy local.settings.json Values into os.environ (unset keys only).
         max_concurrent_activities / max_concurrent_orchestrations: override host.json.
-        worker_processes: run orchestrator code in this many worker processes, as the Functions
-            host runs a Python app's code beside it (``devhost.workers``); default: the app
-            setting ``FUNCTIONS_WORKER_PROCESS_COUNT``, else 0 (in this process).
+        worker_processes: run the app's orchestrators, activities and timer triggers in this
+            many language-worker processes, as the Functions host runs a Python app's code beside
+            it (``devhost.workers``); default: the app setting ``FUNCTIONS_WORKER_PROCESS_COUNT``,
+            else 0 (in this process, one simulated worker).
+        threadpool_threads: the size of each worker's one thread pool for sync invocations;
+            default: the app setting ``PYTHON_THREADPOOL_THREAD_COUNT``, else Python's default
+            ``min(32, cores + 4)``, as the Python worker sizes it.
+
+    ``functionTimeout`` comes from host.json (or the app setting
+    ``AzureFunctionsJobHost__functionTimeout``), else the host's 30 minutes.
     """
 
     def __init__(
@@ -80,6 +92,7 @@ class DevHost:
         max_concurrent_activities: int | None = None,
         max_concurrent_orchestrations: int | None = None,
         worker_processes: int | None = None,
+        threadpool_threads: int | None = None,
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
         self.app_spec = app
@@ -105,7 +118,10 @@ class DevHost:
         if worker_processes is None:
             worker_processes = worker_process_count(os.environ)
         self._worker_processes = worker_processes
-        self._workers: OrchestratorWorkers | None = None
+        if threadpool_threads is None:
+            threadpool_threads = threadpool_thread_count(os.environ)
+        self._threadpool_threads = threadpool_threads
+        self._workers: LanguageWorkers | None = None
         self._lock = threading.RLock()
         self._engine: Engine | None = None
         self._server: DevHostHTTPServer | None = None
@@ -128,9 +144,11 @@ class DevHost:
             )
             self._server.start()
             if self._worker_processes:
-                self._workers = OrchestratorWorkers(
-                    self.app_dir, self.app_spec, self._worker_processes
+                self._workers = ProcessWorkers(
+                    self.app_dir, self.app_spec, self._worker_processes, self._threadpool_threads
                 )
+            else:
+                self._workers = InProcessWorker(self.index, self._threadpool_threads)
             self._engine = self._new_engine()
             log.info("devhost serving %s at %s", self.app_dir, self.url)
             return self
@@ -196,6 +214,17 @@ class DevHost:
         if self._engine is None:
             raise DevHostError("DevHost is not started")
         return self._engine
+
+    @property
+    def workers(self) -> LanguageWorkers:
+        """The language worker(s) running the app's code.
+
+        Raises:
+            DevHostError: the host is not started.
+        """
+        if self._workers is None:
+            raise DevHostError("DevHost is not started")
+        return self._workers
 
     @property
     def url(self) -> str:

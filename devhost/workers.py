@@ -1,146 +1,560 @@
-"""Orchestrator code in language-worker processes, as the Functions host runs a Python app.
+"""The language worker: where the app's code runs, on which threads, and how it fails.
 
 The Functions host is one process (the Durable extension's dispatch, its store, timers, the HTTP
 front end) and the Python code runs in language-worker processes beside it
-(``FUNCTIONS_WORKER_PROCESS_COUNT``, 1 by default, up to 10), to which the host sends each
-orchestrator invocation's JSON payload and from which it gets the orchestrator's state back.
-With ``worker_processes`` > 0 devhost does the same for orchestrator episodes: each process
-imports the app once and runs the SDK's ``Orchestrator.create`` handle on the payload; the host
-side (the replay of actions against the history, the determinism check, the store) stays here.
-With 0 (devhost's default) the handle runs in this process, which keeps tests able to patch
-the app in place and measures one process's CPU.
+(``FUNCTIONS_WORKER_PROCESS_COUNT``, 1 by default, up to 10). The host keeps its own dispatch
+limits (``maxConcurrentOrchestratorFunctions``, ``maxConcurrentActivityFunctions``: devhost's
+engine) and spreads invocations over the worker processes round-robin
+(azure-functions-host, RpcFunctionInvocationDispatcherLoadBalancer.cs). Inside each worker process
+the Python worker runs every synchronous invocation, orchestrator episodes and activities
+alike, on one ``ThreadPoolExecutor`` whose size is ``PYTHON_THREADPOOL_THREAD_COUNT``, else
+Python's default ``min(32, cores + 4)``; ``async def`` functions run on the worker's event loop
+instead (azure-functions-python-worker, azure_functions_worker/dispatcher.py:
+``_get_sync_tp_max_workers``, ``_handle__invocation_request``). So a host slot does not mean a
+running function: an episode dispatched by the host waits for a pool thread like any activity.
 
-Activities, HTTP and timer triggers still run in this process.
+Two implementations of ``LanguageWorkers``:
+
+``InProcessWorker`` (devhost's default, no ``FUNCTIONS_WORKER_PROCESS_COUNT``): devhost's own
+process plays the one worker process, so tests can patch the app in place. One pool of the
+configured size runs sync episodes, activities and timer triggers; async functions run on the
+process-wide loop (``devhost.invoke.shared_loop``).
+
+``ProcessWorkers`` (``FUNCTIONS_WORKER_PROCESS_COUNT`` = N): N spawned processes, each importing
+the app once and running its own pool and event loop, each with one duplex pipe to the host
+carrying any number of invocations at once (the gRPC channel's role). Orchestrator episodes,
+activities and timer triggers all run there; HTTP triggers still run in devhost's process. A
+worker that dies fails every invocation in flight on it (GrpcWorkerChannel.TryFailExecutions)
+and is replaced; an activity that exceeds ``functionTimeout`` gets the process restarted
+(WebScriptHostExceptionHandler.OnTimeoutExceptionAsync -> RestartWorkerWithInvocationIdAsync),
+whose other invocations the real host never answers (they time out in their turn): devhost
+answers their activities with the timeout at once and sends their episodes again.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import multiprocessing
-import queue
+import os
+import signal
 import threading
-import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
 import azure.functions as func
 
-from devhost.indexing import FunctionKind, index_app, load_app
+from devhost.activity_runner import (
+    activity_arguments,
+    bind_arguments,
+    execute_activity,
+    execute_activity_async,
+)
+from devhost.config import DEFAULT_FUNCTION_TIMEOUT, default_threadpool_size
+from devhost.faults import FaultKind
+from devhost.indexing import AppIndex, FunctionKind, IndexedFunction, index_app, load_app
+from devhost.invoke import (
+    Outcome,
+    Raised,
+    Returned,
+    TimedOut,
+    WorkerExited,
+    call_sync,
+    is_async,
+    shared_loop,
+)
 
-#: The worker process's orchestrator handles by name (set by ``_load``).
-_HANDLES: dict[str, Any] = {}
+log = logging.getLogger(__name__)
+
+#: The exit code .NET reports for a process killed by SIGKILL (128 + 9), e.g. by the OOM killer.
+KILLED_EXIT_CODE = 128 + signal.SIGKILL
 
 
 class WorkerRaised(Exception):
-    """The orchestrator handle raised in a worker: ``str()`` is its message."""
+    """The orchestrator handle raised in a worker process: ``str()`` is its message."""
 
     def __init__(self, message: str, details: str) -> None:
         super().__init__(message)
         self.details = details
 
 
-def _load(app_dir: str, spec: str) -> None:
-    index = index_app(load_app(Path(app_dir), spec), Path(app_dir))
-    for function in index.of_kind(FunctionKind.ORCHESTRATOR):
-        _HANDLES[function.name] = function.user_function
+@dataclass(frozen=True)
+class WorkerStats:
+    """A snapshot of the sync pools: threads per process, invocations running on a pool thread,
+    and invocations waiting for one (in-process worker only; None where not observable)."""
+
+    processes: int
+    threads: int
+    running: int | None
+    waiting: int | None
 
 
-def _run(name: str, payload: str) -> tuple[bool, Any, str]:
-    """(returned, value or message, traceback) of one orchestrator invocation."""
-    try:
-        return True, _HANDLES[name](func.OrchestrationContext(payload)), ""
-    except Exception as err:  # noqa: BLE001 - relayed to the host side as the SDK raised it
-        return False, str(err), "".join(traceback.format_exception(err))
+class LanguageWorkers(ABC):
+    """Where the app's code runs (see the module docstring)."""
+
+    #: Sync pool size in each worker process.
+    threads: int
+
+    @abstractmethod
+    def invoke(self, name: str, payload: str) -> Any:
+        """What orchestrator ``name``'s handle returns for the orchestration ``payload``.
+
+        Raises:
+            Exception: whatever the handle raised (``WorkerRaised`` from a worker process), or
+                ``WorkerRaised`` worded as the host words a worker that died mid-episode.
+            RuntimeError: the workers are stopped.
+        """
+
+    @abstractmethod
+    def run_activity(
+        self,
+        function: IndexedFunction,
+        input_text: str | None,
+        client_binding: str | None,
+        *,
+        timeout: float | None,
+        fault: FaultKind | None = None,
+    ) -> Outcome:
+        """Run one activity invocation to its outcome (``fault``: WORKER_DIES or TIMES_OUT
+        make it end that way after the activity's code ran; others are the engine's)."""
+
+    @abstractmethod
+    def run_trigger(
+        self, function: IndexedFunction, arguments: Mapping[str, Any], *, timeout: float | None
+    ) -> Outcome:
+        """Run a timer trigger invocation to its outcome."""
+
+    @abstractmethod
+    def stats(self) -> WorkerStats:
+        """The pools' current load."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop; invocations in flight or waiting fail."""
 
 
-def _serve(conn: Connection, app_dir: str, spec: str) -> None:
-    """A worker process: import the app, then answer invocations until the host hangs up."""
-    _load(app_dir, spec)
-    while True:
+#: The name replay.py knows the worker interface by (it only calls ``invoke``).
+OrchestratorWorkers = LanguageWorkers
+
+
+def _orchestrators(index: AppIndex) -> dict[str, IndexedFunction]:
+    return {f.name: f for f in index.of_kind(FunctionKind.ORCHESTRATOR)}
+
+
+def _effective_timeout(timeout: float | None) -> float:
+    return DEFAULT_FUNCTION_TIMEOUT if timeout is None else timeout
+
+
+class InProcessWorker(LanguageWorkers):
+    """devhost's own process as the one language worker: one sync pool of ``threads`` (default
+    ``min(32, cores + 4)``) and the process-wide event loop."""
+
+    def __init__(self, index: AppIndex, threads: int | None = None) -> None:
+        self.threads = threads or default_threadpool_size()
+        self._index = index
+        self._app_dir = str(index.app_dir)
+        self._orchestrators = _orchestrators(index)
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="devhost-worker")
+        self._lock = threading.Lock()
+        self._waiting = 0
+        self._running = 0
+
+    def _submit(self, target: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run ``target`` on the sync pool, counting it as waiting until a thread takes it."""
+
+        def run() -> Any:
+            with self._lock:
+                self._waiting -= 1
+                self._running += 1
+            try:
+                return target(*args)
+            finally:
+                with self._lock:
+                    self._running -= 1
+
+        with self._lock:
+            self._waiting += 1
         try:
-            name, payload = conn.recv()
-        except (EOFError, OSError):
-            return
-        conn.send(_run(name, payload))
+            return self._pool.submit(run)
+        except RuntimeError:
+            with self._lock:
+                self._waiting -= 1
+            raise RuntimeError("devhost's language worker is stopped") from None
+
+    def invoke(self, name: str, payload: str) -> Any:
+        handle = self._orchestrators[name].user_function
+        return self._submit(handle, func.OrchestrationContext(payload)).result()
+
+    def run_activity(
+        self,
+        function: IndexedFunction,
+        input_text: str | None,
+        client_binding: str | None,
+        *,
+        timeout: float | None,
+        fault: FaultKind | None = None,
+    ) -> Outcome:
+        arguments = activity_arguments(function, input_text, client_binding)
+        future: Future[Any]
+        if is_async(function.user_function):
+            coroutine = execute_activity_async(function, arguments, self._app_dir)
+            future = shared_loop().submit(coroutine)
+        else:
+            future = self._submit(execute_activity, function, arguments, self._app_dir)
+        try:
+            outcome: Outcome = future.result(timeout)
+        except TimeoutError:
+            # The host gives up; the thread cannot be stopped (the real host restarts the
+            # worker process), so its result is discarded when it comes.
+            future.cancel()
+            return TimedOut(_effective_timeout(timeout))
+        if fault is FaultKind.WORKER_DIES:
+            return WorkerExited(KILLED_EXIT_CODE)
+        if fault is FaultKind.TIMES_OUT:
+            return TimedOut(_effective_timeout(timeout))
+        return outcome
+
+    def run_trigger(
+        self, function: IndexedFunction, arguments: Mapping[str, Any], *, timeout: float | None
+    ) -> Outcome:
+        future: Future[Any]
+        if is_async(function.user_function):
+            future = shared_loop().submit(_run_async_trigger(function, arguments, self._app_dir))
+        else:
+            future = self._submit(_run_trigger, function, arguments, self._app_dir)
+        try:
+            outcome: Outcome = future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            return TimedOut(_effective_timeout(timeout))
+        return outcome
+
+    def stats(self) -> WorkerStats:
+        with self._lock:
+            return WorkerStats(1, self.threads, self._running, self._waiting)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-class _Worker:
-    def __init__(self, app_dir: str, spec: str) -> None:
+def _run_trigger(function: IndexedFunction, arguments: Mapping[str, Any], app_dir: str) -> Outcome:
+    try:
+        kwargs = bind_arguments(function, arguments, app_dir)
+        return Returned(call_sync(function.user_function, kwargs))
+    except Exception as err:  # noqa: BLE001 - reported to the host as the invocation's failure
+        return Raised.of(err)
+
+
+async def _run_async_trigger(
+    function: IndexedFunction, arguments: Mapping[str, Any], app_dir: str
+) -> Outcome:
+    try:
+        kwargs = bind_arguments(function, arguments, app_dir)
+        return Returned(await function.user_function(**kwargs))
+    except Exception as err:  # noqa: BLE001 - reported to the host as the invocation's failure
+        return Raised.of(err)
+
+
+# -- the worker process -------------------------------------------------------------------------
+def _run_orchestrator(handle: Callable[..., Any], payload: str) -> Outcome:
+    try:
+        return Returned(handle(func.OrchestrationContext(payload)))
+    except Exception as err:  # noqa: BLE001 - relayed to the host side as the SDK raised it
+        return Raised.of(err)
+
+
+class _WorkerProcess:
+    """The language-worker side: read invocations off the pipe, run each on the pool or the
+    event loop, send each outcome back when it is ready (in any order)."""
+
+    def __init__(self, conn: Connection, app_dir: str, spec: str, threads: int | None) -> None:
+        self.conn = conn
+        self.app_dir = app_dir
+        index = index_app(load_app(Path(app_dir), spec), Path(app_dir))
+        self.functions = {f.name: f for f in index.functions}
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="devhost-worker")
+        self.send_lock = threading.Lock()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                invocation_id, kind, name, args = self.conn.recv()
+            except (EOFError, OSError):
+                return
+            function = self.functions[name]
+            die_after = False
+            future: Future[Any]
+            if kind == "orchestrator":
+                future = self.pool.submit(_run_orchestrator, function.user_function, args[0])
+            elif kind == "activity":
+                input_text, client_binding, die_after = args
+                arguments = activity_arguments(function, input_text, client_binding)
+                if is_async(function.user_function):
+                    coroutine = execute_activity_async(function, arguments, self.app_dir)
+                    future = shared_loop().submit(coroutine)
+                else:
+                    future = self.pool.submit(execute_activity, function, arguments, self.app_dir)
+            elif is_async(function.user_function):
+                future = shared_loop().submit(_run_async_trigger(function, args[0], self.app_dir))
+            else:
+                future = self.pool.submit(_run_trigger, function, args[0], self.app_dir)
+            future.add_done_callback(self._replier(invocation_id, die_after))
+
+    def _replier(self, invocation_id: int, die_after: bool) -> Callable[[Future[Any]], None]:
+        def reply(future: Future[Any]) -> None:
+            if die_after:  # an injected crash: the code ran, the process dies before answering
+                os.kill(os.getpid(), signal.SIGKILL)
+            try:
+                outcome: Outcome = future.result()
+            except BaseException as err:  # noqa: BLE001 - cancelled or escaped: still an answer
+                outcome = Raised.of(err)
+            try:
+                with self.send_lock:
+                    self.conn.send((invocation_id, outcome))
+            except (OSError, ValueError):
+                pass  # the host hung up
+
+        return reply
+
+
+def _serve(conn: Connection, app_dir: str, spec: str, threads: int | None) -> None:
+    """A worker process: import the app, then answer invocations until the host hangs up."""
+    _WorkerProcess(conn, app_dir, spec, threads).serve()
+
+
+# -- the host side of the worker processes ------------------------------------------------------
+class _Orphaned:
+    """The worker was restarted under the invocation (a timeout elsewhere): never answered."""
+
+
+_ORPHANED = _Orphaned()
+_Answer = Outcome | _Orphaned
+
+
+class _Channel:
+    """One worker process and its pipe: invocations in flight by id, a reader thread."""
+
+    def __init__(
+        self,
+        app: tuple[str, str, int | None],
+        on_exit: Callable[[_Channel], None],
+    ) -> None:
         context = multiprocessing.get_context("spawn")
         self.conn, child = context.Pipe()
-        self.process = context.Process(
-            target=_serve, args=(child, app_dir, spec), name="devhost-worker", daemon=True
+        self.process: BaseProcess = context.Process(
+            target=_serve, args=(child, *app), name="devhost-worker", daemon=True
         )
         self.process.start()
         child.close()
+        self.lock = threading.Lock()
+        self.send_lock = threading.Lock()
+        self.pending: dict[int, Future[_Answer]] = {}
+        self.alive = True
+        self.restarted_for_timeout = False
+        self._on_exit = on_exit
+        self._reader = threading.Thread(target=self._read, name="devhost-worker-pipe", daemon=True)
+        self._reader.start()
 
-    def close(self) -> None:
-        self.conn.close()
-        self.process.kill()
+    def submit(self, invocation_id: int, message: tuple[Any, ...]) -> Future[_Answer] | None:
+        """Send one invocation; None if this worker is gone (nothing was delivered)."""
+        future: Future[_Answer] = Future()
+        with self.lock:
+            if not self.alive:
+                return None
+            self.pending[invocation_id] = future
+        try:
+            with self.send_lock:
+                self.conn.send(message)
+        except (OSError, ValueError):
+            with self.lock:
+                self.pending.pop(invocation_id, None)
+            return None
+        return future
+
+    def _read(self) -> None:
+        while True:
+            try:
+                invocation_id, outcome = self.conn.recv()
+            except (EOFError, OSError):
+                break
+            with self.lock:
+                future = self.pending.pop(invocation_id, None)
+            if future is not None:
+                future.set_result(outcome)
+        self._on_exit(self)
+
+    def take_pending(self) -> dict[int, Future[_Answer]]:
+        """Mark the worker gone and hand over what was in flight on it."""
+        with self.lock:
+            self.alive = False
+            pending, self.pending = self.pending, {}
+        return pending
+
+    def exit_code(self) -> int:
+        """The process's exit code as .NET reports it (128 + signal when killed)."""
         self.process.join(timeout=5)
+        if self.process.exitcode is None:
+            self.process.kill()
+            self.process.join(timeout=5)
+        code = self.process.exitcode
+        if code is None:
+            return KILLED_EXIT_CODE
+        return 128 - code if code < 0 else code
+
+    def kill(self) -> None:
+        self.process.kill()
 
 
-class OrchestratorWorkers:
-    """``processes`` worker processes running one app's orchestrators, each invocation on a free
-    one over a pipe of its own (one request, one answer), like the host's gRPC channel to each
-    language worker."""
+class ProcessWorkers(LanguageWorkers):
+    """``processes`` language-worker processes for one app, each with a sync pool of ``threads``
+    (None: Python's default in that process) and an event loop (see the module docstring)."""
 
-    def __init__(self, app_dir: Path, spec: str, processes: int) -> None:
-        self._app = (str(app_dir), spec)
-        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
-        self._all: list[_Worker] = []
+    #: How often an episode orphaned by a worker restart is sent again before giving up.
+    _RESENDS = 3
+
+    def __init__(
+        self, app_dir: Path, spec: str, processes: int, threads: int | None = None
+    ) -> None:
+        self._app = (str(app_dir), spec, threads)
+        self.threads = threads or default_threadpool_size()
         self._lock = threading.Lock()
         self._closed = False
+        self._ids = itertools.count(1)
+        self._turn = itertools.count()
+        self._channels: list[_Channel] = []
         for _ in range(processes):
-            self._idle.put(self._spawn())
+            self._channels.append(_Channel(self._app, self._exited))
 
-    def _spawn(self) -> _Worker:
-        worker = _Worker(*self._app)
-        with self._lock:
-            self._all.append(worker)
-        return worker
+    # -- dispatch -------------------------------------------------------------------------------
+    def _send(
+        self, kind: str, name: str, args: tuple[Any, ...]
+    ) -> tuple[Future[_Answer], _Channel]:
+        """Deliver one invocation to the next live worker (round-robin, as the host's load
+        balancer picks a channel)."""
+        for _ in range(2 + len(self._channels)):
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("devhost's worker processes are stopped")
+                live = [c for c in self._channels if c.alive]
+                channel = live[next(self._turn) % len(live)] if live else None
+            if channel is None:
+                break
+            invocation_id = next(self._ids)
+            future = channel.submit(invocation_id, (invocation_id, kind, name, args))
+            if future is not None:
+                return future, channel
+        raise RuntimeError("no devhost worker process accepted the invocation")
+
+    def _wait(self, future: Future[_Answer], channel: _Channel, timeout: float | None) -> _Answer:
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            self._restart_for_timeout(channel)
+            return TimedOut(_effective_timeout(timeout))
 
     def invoke(self, name: str, payload: str) -> Any:
-        """What the orchestrator ``name`` returns for ``payload``. A worker that dies on the way
-        is replaced and the invocation sent once more, to its replacement.
+        for _ in range(self._RESENDS):
+            future, channel = self._send("orchestrator", name, (payload,))
+            answer = self._wait(future, channel, None)
+            if isinstance(answer, _Orphaned):
+                continue  # the real host aborts the episode (it times out) and runs it again
+            if isinstance(answer, Returned):
+                return answer.value
+            if isinstance(answer, Raised):
+                raise WorkerRaised(answer.message, answer.details)
+            if isinstance(answer, WorkerExited):
+                # TaskOrchestrationShim reads the failed invocation's Task.Result, so the
+                # orchestration fails with the AggregateException's message.
+                message = f"One or more errors occurred. ({answer.message})"
+                raise WorkerRaised(message, message)
+            raise AssertionError(f"an orchestrator episode cannot end as {answer!r}")
+        raise RuntimeError(f"devhost worker processes kept restarting under '{name}'")
 
-        Raises:
-            WorkerRaised: the handle raised (the SDK's out-of-proc error text included).
-            RuntimeError: the workers are stopped, or the replacement died too.
-        """
-        for attempt in range(2):
-            worker = self._idle.get()
-            if self._closed:
-                self._idle.put(worker)  # so every caller still waiting wakes up and stops too
-                raise RuntimeError("devhost's worker processes are stopped")
-            try:
-                worker.conn.send((name, payload))
-                returned, value, details = worker.conn.recv()
-            except (EOFError, OSError) as err:
-                if self._closed:
-                    self._idle.put(worker)
-                    raise RuntimeError("devhost's worker processes are stopped") from err
-                self._retire(worker)
-                self._idle.put(self._spawn())
-                if attempt:
-                    raise RuntimeError(f"devhost worker process exited ({err!r})") from err
-                continue
-            self._idle.put(worker)
-            if not returned:
-                raise WorkerRaised(value, details)
-            return value
-        raise AssertionError("unreachable: the second attempt returns or raises")
+    def run_activity(
+        self,
+        function: IndexedFunction,
+        input_text: str | None,
+        client_binding: str | None,
+        *,
+        timeout: float | None,
+        fault: FaultKind | None = None,
+    ) -> Outcome:
+        die_after = fault is FaultKind.WORKER_DIES
+        future, channel = self._send(
+            "activity", function.name, (input_text, client_binding, die_after)
+        )
+        answer = self._wait(future, channel, timeout)
+        if isinstance(answer, _Orphaned):
+            return TimedOut(_effective_timeout(timeout))
+        if fault is FaultKind.TIMES_OUT:
+            return TimedOut(_effective_timeout(timeout))
+        return answer
 
-    def _retire(self, worker: _Worker) -> None:
-        worker.close()
+    def run_trigger(
+        self, function: IndexedFunction, arguments: Mapping[str, Any], *, timeout: float | None
+    ) -> Outcome:
+        future, channel = self._send("trigger", function.name, (dict(arguments),))
+        answer = self._wait(future, channel, timeout)
+        return TimedOut(_effective_timeout(timeout)) if isinstance(answer, _Orphaned) else answer
+
+    # -- worker lifecycle -----------------------------------------------------------------------
+    def _restart_for_timeout(self, channel: _Channel) -> None:
+        log.warning(
+            "A function timeout has occurred. Restarting worker process %s.", channel.process.pid
+        )
+        channel.restarted_for_timeout = True
+        channel.kill()
+
+    def _exited(self, channel: _Channel) -> None:
+        """A worker's pipe closed: fail what was in flight on it and start a replacement."""
+        pending = channel.take_pending()
+        exit_code = channel.exit_code()
         with self._lock:
-            if worker in self._all:
-                self._all.remove(worker)
+            closed = self._closed
+            if channel in self._channels:
+                self._channels.remove(channel)
+        if not closed:
+            if not channel.restarted_for_timeout:
+                log.error(
+                    "Language Worker Process exited. Pid=%s. python exited with code %d",
+                    channel.process.pid,
+                    exit_code,
+                )
+            replacement = _Channel(self._app, self._exited)
+            with self._lock:
+                if self._closed:
+                    replacement.kill()
+                else:
+                    self._channels.append(replacement)
+        for future in pending.values():
+            if closed:
+                future.set_exception(RuntimeError("devhost's worker processes are stopped"))
+            elif channel.restarted_for_timeout:
+                future.set_result(_ORPHANED)
+            else:
+                future.set_result(WorkerExited(exit_code))
+
+    def pids(self) -> list[int]:
+        """The live worker processes' ids."""
+        with self._lock:
+            return [c.process.pid for c in self._channels if c.alive and c.process.pid]
+
+    def stats(self) -> WorkerStats:
+        with self._lock:
+            processes = len(self._channels)
+        return WorkerStats(processes, self.threads, None, None)
 
     def close(self) -> None:
-        """Stop the processes; invocations in flight or waiting for a worker fail."""
-        self._closed = True
         with self._lock:
-            workers = list(self._all)
-        for worker in workers:
-            worker.close()
+            self._closed = True
+            channels = list(self._channels)
+        for channel in channels:
+            channel.kill()
+        for channel in channels:
+            channel.process.join(timeout=5)
