@@ -28,14 +28,14 @@ BACKUP_NAME_PATTERN: Final = re.compile(r"(^[a-z0-9]$)|(^[a-z0-9][a-z0-9-]*[a-z0
 
 def validate_subscription(value: str, field: str = "subscriptionId") -> str:
     """Return the subscription id in lower case, or raise ``InvalidRequest`` naming ``field``."""
-    if not isinstance(value, str) or not SUBSCRIPTION_PATTERN.match(value):
+    if not isinstance(value, str) or not SUBSCRIPTION_PATTERN.fullmatch(value):
         raise InvalidRequest(field, f"{value!r} is not a subscription id (a GUID)")
     return value.lower()
 
 
 def validate_resource_group(value: str, field: str = "resourceGroupName") -> str:
     """Check a resource group name: 1-90 characters of letters, digits, ``-._()``."""
-    if not isinstance(value, str) or not RESOURCE_GROUP_PATTERN.match(value) or value.endswith("."):
+    if not isinstance(value, str) or not RESOURCE_GROUP_PATTERN.fullmatch(value) or value.endswith("."):
         raise InvalidRequest(
             field, f"{value!r} is not a resource group name (1-90 of letters, digits, -._())"
         )
@@ -47,7 +47,7 @@ def validate_server_name(value: str, field: str = "serverName") -> str:
     if (
         not isinstance(value, str)
         or len(value) > SERVER_NAME_MAX
-        or not SERVER_NAME_PATTERN.match(value)
+        or not SERVER_NAME_PATTERN.fullmatch(value)
     ):
         raise InvalidRequest(
             field,
@@ -59,7 +59,7 @@ def validate_server_name(value: str, field: str = "serverName") -> str:
 
 def validate_backup_name(value: str, field: str = "backupName") -> str:
     """Check a backup name against the API's pattern (lower-case letters, digits, inner '-')."""
-    if not isinstance(value, str) or not BACKUP_NAME_PATTERN.match(value):
+    if not isinstance(value, str) or not BACKUP_NAME_PATTERN.fullmatch(value):
         raise InvalidRequest(
             field,
             f"{value!r} is not a valid backup name (lower-case letters, digits and '-', "

@@ -53,7 +53,7 @@ def check_template(template: str, field: str = "backupName") -> str:
         name = match.group(1)
         if name in ("server", "resourceGroup"):
             continue
-        if name.startswith("utc:") and _DATE_FORMAT.match(name[4:]):
+        if name.startswith("utc:") and _DATE_FORMAT.fullmatch(name[4:]):
             continue
         raise InvalidRequest(
             field,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mysqlexport.errors import InvalidRequest
-from mysqlexport.ids import ServerId, validate_backup_name
+from mysqlexport.ids import ServerId, validate_backup_name, validate_subscription
 
 SUB = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 GOOD = f"/subscriptions/{SUB}/resourceGroups/TestGroup/providers/Microsoft.DBforMySQL/flexibleServers/mysqltestserver"
@@ -64,3 +64,21 @@ def test_invalid_backup_names(name: str) -> None:
     with pytest.raises(InvalidRequest) as info:
         validate_backup_name(name)
     assert info.value.field == "backupName"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "ffffffff-ffff-ffff-ffff-ffffffffffff\n",
+        "/subscriptions/ffffffff-ffff-ffff-ffff-ffffffffffff/resourceGroups/rg\n/providers/"
+        "Microsoft.DBforMySQL/flexibleServers/db1",
+    ],
+)
+def test_a_trailing_newline_is_not_part_of_a_valid_id(value: str) -> None:
+    # Python's "$" also matches before a final newline; ARM's patterns do not. (A whole server id
+    # is stripped of surrounding blanks first, so a pasted id with a newline after it is fine.)
+    with pytest.raises(InvalidRequest):
+        if value.startswith("/"):
+            ServerId.parse(value)
+        else:
+            validate_subscription(value, "subscription")
