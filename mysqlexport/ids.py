@@ -35,7 +35,11 @@ def validate_subscription(value: str, field: str = "subscriptionId") -> str:
 
 def validate_resource_group(value: str, field: str = "resourceGroupName") -> str:
     """Check a resource group name: 1-90 characters of letters, digits, ``-._()``."""
-    if not isinstance(value, str) or not RESOURCE_GROUP_PATTERN.fullmatch(value) or value.endswith("."):
+    if (
+        not isinstance(value, str)
+        or not RESOURCE_GROUP_PATTERN.fullmatch(value)
+        or value.endswith(".")
+    ):
         raise InvalidRequest(
             field, f"{value!r} is not a resource group name (1-90 of letters, digits, -._())"
         )
