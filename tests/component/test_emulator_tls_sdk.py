@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.identity import ManagedIdentityCredential
 from azure.mgmt.mysqlflexibleservers import MySQLManagementClient
 
-from armemulator import DEFAULT_SUBSCRIPTION, Emulator, EmulatorConfig, ScaledClock
+from armemulator import DEFAULT_SUBSCRIPTION, Emulator, EmulatorConfig, ScaledClock, default_fleet
+from tests.waits import HANG_SECONDS
 
 SUB = DEFAULT_SUBSCRIPTION
 SAS = "https://acct.blob.core.windows.net/exports?sv=2024-05-04&sr=c&sp=rcw&sig=abc"
@@ -62,7 +64,9 @@ def test_tls_mode_serves_https_trusted_through_the_test_ca(
 
 def test_plain_http_client_cannot_talk_to_tls_mode(tls_emu: Emulator) -> None:
     with pytest.raises(requests.ConnectionError):
-        requests.get(tls_emu.url.replace("https://", "http://") + "/_emulator/clock", timeout=2)
+        requests.get(
+            tls_emu.url.replace("https://", "http://") + "/_emulator/clock", timeout=HANG_SECONDS
+        )
 
 
 @pytest.fixture
@@ -107,12 +111,16 @@ def test_official_sdk_discovers_validates_and_exports(sdk: Any, tls_emu: Emulato
 
 
 @pytest.mark.sdk
-def test_official_sdk_surfaces_failures_as_the_service_would(sdk: Any) -> None:
+def test_official_sdk_surfaces_failures_as_the_service_would(sdk: Any, tls_emu: Emulator) -> None:
     with pytest.raises(HttpResponseError) as failed:
         sdk.backup_and_export.begin_create("ProdGroup", "inventory-db", parameters("x")).result()
     with pytest.raises(HttpResponseError) as forbidden:
         sdk.backup_and_export.begin_create("ProdGroup", "billing-db", parameters("x"))
-    sdk.backup_and_export.begin_create("ProdGroup", "orders-db", parameters("one"))
+    # the first export must still run when the second request comes, however slow the machine:
+    # a month long (over 20 minutes of real time at x2000), and not followed (no polling thread)
+    orders = next(s for s in default_fleet() if s.name == "orders-db")
+    tls_emu.add_server(dataclasses.replace(orders, export_seconds=30 * 86400.0))
+    sdk.backup_and_export.begin_create("ProdGroup", "orders-db", parameters("one"), polling=False)
     with pytest.raises(ResourceExistsError) as conflict:
         sdk.backup_and_export.begin_create("ProdGroup", "orders-db", parameters("two"))
 

@@ -21,13 +21,14 @@ from azure.durable_functions import DurableOrchestrationClient, OrchestrationRun
 from devhost import DevHost, RuntimeStatus, VirtualClock
 from devhost.cli import main
 from devhost.invoke import shared_loop
+from tests.waits import HANG_SECONDS
 
 from .conftest import SAMPLE_APP, make_host
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+def _wait_until(predicate: Callable[[], bool], timeout: float = HANG_SECONDS) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -36,19 +37,21 @@ def _wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 def _run(coroutine: Any) -> Any:
-    return shared_loop().run(coroutine, timeout=10)
+    return shared_loop().run(coroutine, timeout=HANG_SECONDS)
 
 
 def test_http_routes_match_templates_and_methods(host: DevHost) -> None:
-    assert requests.get(f"{host.url}/api/hello/bob", timeout=5).text == "hello bob"
-    assert requests.get(f"{host.url}/api/hello?name=ann", timeout=5).text == "hello ann"
-    assert requests.post(f"{host.url}/api/hello", timeout=5).status_code == 404
-    assert requests.get(f"{host.url}/api/nowhere", timeout=5).status_code == 404
+    assert requests.get(f"{host.url}/api/hello/bob", timeout=HANG_SECONDS).text == "hello bob"
+    assert requests.get(f"{host.url}/api/hello?name=ann", timeout=HANG_SECONDS).text == "hello ann"
+    assert requests.post(f"{host.url}/api/hello", timeout=HANG_SECONDS).status_code == 404
+    assert requests.get(f"{host.url}/api/nowhere", timeout=HANG_SECONDS).status_code == 404
 
 
 def test_status_url_answers_202_with_location_then_200(host: DevHost) -> None:
     with host.hold_clock():
-        started = requests.post(f"{host.url}/api/orchestrators/approval", json=1, timeout=5)
+        started = requests.post(
+            f"{host.url}/api/orchestrators/approval", json=1, timeout=HANG_SECONDS
+        )
         assert started.status_code == 202
         links = started.json()
         assert started.headers["Location"] == links["statusQueryGetUri"]
@@ -61,7 +64,7 @@ def test_status_url_answers_202_with_location_then_200(host: DevHost) -> None:
             "restartPostUri",
         }
         assert "taskHub=DevhostSampleHub&connection=Storage" in links["statusQueryGetUri"]
-        running = requests.get(links["statusQueryGetUri"], timeout=5)
+        running = requests.get(links["statusQueryGetUri"], timeout=HANG_SECONDS)
         assert running.status_code == 202
         assert running.headers["Location"] == links["statusQueryGetUri"]
         assert running.headers["Retry-After"] == "5"
@@ -69,11 +72,11 @@ def test_status_url_answers_202_with_location_then_200(host: DevHost) -> None:
         raised = requests.post(
             links["sendEventPostUri"].replace("{eventName}", "Approval"),
             json={"by": "ops"},
-            timeout=5,
+            timeout=HANG_SECONDS,
         )
         assert raised.status_code == 202
-        host.wait_for(links["id"], timeout=5)
-    finished = requests.get(links["statusQueryGetUri"] + "&showHistory=true", timeout=5)
+        host.wait_for(links["id"], timeout=HANG_SECONDS)
+    finished = requests.get(links["statusQueryGetUri"] + "&showHistory=true", timeout=HANG_SECONDS)
     assert finished.status_code == 200
     assert "Location" not in finished.headers
     body = finished.json()
@@ -81,10 +84,10 @@ def test_status_url_answers_202_with_location_then_200(host: DevHost) -> None:
     assert body["output"] == {"approved": {"by": "ops"}, "followup": "APPROVED"}
     assert body["createdTime"] == "2025-01-01T00:00:00Z"
     assert body["historyEvents"][0]["EventType"] == "ExecutionStarted"
-    gone = requests.post(links["terminatePostUri"].replace("{text}", "late"), timeout=5)
+    gone = requests.post(links["terminatePostUri"].replace("{text}", "late"), timeout=HANG_SECONDS)
     assert gone.status_code == 410
     missing = links["statusQueryGetUri"].replace(links["id"], "nope")
-    assert requests.get(missing, timeout=5).status_code == 404
+    assert requests.get(missing, timeout=HANG_SECONDS).status_code == 404
 
 
 def test_sdk_client_through_an_http_starter_and_directly(host: DevHost) -> None:
@@ -96,12 +99,14 @@ def test_sdk_client_through_an_http_starter_and_directly(host: DevHost) -> None:
             OrchestrationRuntimeStatus.Pending,
             OrchestrationRuntimeStatus.Running,
         )
-        via_function = requests.get(f"{host.url}/api/status/{instance_id}", timeout=5).json()
+        via_function = requests.get(
+            f"{host.url}/api/status/{instance_id}", timeout=HANG_SECONDS
+        ).json()
         assert via_function["instanceId"] == instance_id
         # The SDK JSON-encodes event data before posting it as JSON, so the orchestrator
         # receives the JSON text, exactly as with the real host.
         _run(client.raise_event(instance_id, "Approval", {"ok": True}))
-        done = host.wait_for(instance_id, timeout=5)
+        done = host.wait_for(instance_id, timeout=HANG_SECONDS)
         assert done.output["approved"] == '{"ok": true}'
 
         second = _run(client.start_new("approval", instance_id="fixed-id", client_input=1))
@@ -109,7 +114,7 @@ def test_sdk_client_through_an_http_starter_and_directly(host: DevHost) -> None:
         with pytest.raises(Exception, match="already exists"):
             _run(client.start_new("approval", instance_id="fixed-id"))
         _run(client.terminate("fixed-id", "enough"))
-        terminated = host.wait_for("fixed-id", timeout=5)
+        terminated = host.wait_for("fixed-id", timeout=HANG_SECONDS)
     assert terminated.runtime_status is RuntimeStatus.TERMINATED
     assert terminated.output == "enough"
     all_statuses = _run(client.get_status_all())
@@ -123,18 +128,20 @@ def test_sdk_client_through_an_http_starter_and_directly(host: DevHost) -> None:
 
 
 def test_http_starter_uses_create_check_status_response(host: DevHost) -> None:
-    response = requests.post(f"{host.url}/api/jobs", json={"count": 3}, timeout=5)
+    response = requests.post(f"{host.url}/api/jobs", json={"count": 3}, timeout=HANG_SECONDS)
     assert response.status_code == 202
     assert response.headers["Retry-After"] == "10"
     instance_id = response.json()["id"]
     assert response.headers["Location"].startswith(f"{host.url}/runtime/webhooks/durabletask/")
-    done = host.wait_for(instance_id, timeout=5)
+    done = host.wait_for(instance_id, timeout=HANG_SECONDS)
     assert done.output == {"count": 3, "squares": [0, 1, 4]}
     # The SDK's terminate accepts the host's 410 for a finished instance.
-    terminated = requests.post(f"{host.url}/api/status/{instance_id}/terminate", timeout=5)
+    terminated = requests.post(
+        f"{host.url}/api/status/{instance_id}/terminate", timeout=HANG_SECONDS
+    )
     assert terminated.status_code == 202
     assert host.status(instance_id).runtime_status is RuntimeStatus.COMPLETED  # type: ignore[union-attr]
-    failing = requests.post(f"{host.url}/api/orchestrators/nope", timeout=5)
+    failing = requests.post(f"{host.url}/api/orchestrators/nope", timeout=HANG_SECONDS)
     assert failing.status_code == 500
     assert "Functions.start" in failing.text and "doesn't exist" in failing.text
 
@@ -143,18 +150,25 @@ def test_function_key_is_enforced_when_configured(clock: VirtualClock) -> None:
     host = make_host(clock, function_key="s3cret")
     try:
         url = host.url
-        assert requests.get(f"{url}/api/secure/ping", timeout=5).status_code == 401
-        assert requests.get(f"{url}/api/secure/ping?code=s3cret", timeout=5).text == "pong"
+        assert requests.get(f"{url}/api/secure/ping", timeout=HANG_SECONDS).status_code == 401
+        assert (
+            requests.get(f"{url}/api/secure/ping?code=s3cret", timeout=HANG_SECONDS).text == "pong"
+        )
         ping = requests.get(
-            f"{url}/api/secure/ping", headers={"x-functions-key": "s3cret"}, timeout=5
+            f"{url}/api/secure/ping", headers={"x-functions-key": "s3cret"}, timeout=HANG_SECONDS
         )
         assert ping.text == "pong"
-        assert requests.get(f"{url}/api/hello", timeout=5).status_code == 200  # anonymous
-        started = requests.post(f"{url}/api/jobs", json={"count": 1}, timeout=5).json()
+        assert (
+            requests.get(f"{url}/api/hello", timeout=HANG_SECONDS).status_code == 200
+        )  # anonymous
+        started = requests.post(f"{url}/api/jobs", json={"count": 1}, timeout=HANG_SECONDS).json()
         assert "code=s3cret" in started["statusQueryGetUri"]
-        assert requests.get(started["statusQueryGetUri"], timeout=5).status_code in (200, 202)
+        assert requests.get(started["statusQueryGetUri"], timeout=HANG_SECONDS).status_code in (
+            200,
+            202,
+        )
         unkeyed = started["statusQueryGetUri"].replace("&code=s3cret", "")
-        assert requests.get(unkeyed, timeout=5).status_code == 401
+        assert requests.get(unkeyed, timeout=HANG_SECONDS).status_code == 401
     finally:
         host.stop()
 
@@ -238,22 +252,27 @@ def test_serve_command_runs_until_interrupted(tmp_path: Path) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until(lambda: _answers(f"{base}/admin/host/status"), timeout=15)
-        started = requests.post(f"{base}/api/orchestrators/six_hour_timer", timeout=5).json()
+        _wait_until(lambda: _answers(f"{base}/admin/host/status"), timeout=HANG_SECONDS)
+        started = requests.post(
+            f"{base}/api/orchestrators/six_hour_timer", timeout=HANG_SECONDS
+        ).json()
         _wait_until(
-            lambda: requests.get(started["statusQueryGetUri"], timeout=5).status_code == 200
+            lambda: (
+                requests.get(started["statusQueryGetUri"], timeout=HANG_SECONDS).status_code == 200
+            )
         )
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=10)
+        process.wait(timeout=HANG_SECONDS)
     assert process.returncode == 0
     saved = json.loads((tmp_path / "devhost-store.json").read_text())
     assert saved["instances"][0]["status"] == "Completed"
 
 
 def _answers(url: str) -> bool:
+    """Whether a starting host answers yet (refused until it listens; a slow answer is awaited)."""
     try:
-        return requests.get(url, timeout=1).status_code == 200
+        return requests.get(url, timeout=HANG_SECONDS).status_code == 200
     except requests.ConnectionError:
         return False
 

@@ -9,11 +9,12 @@ from pathlib import Path
 import devhost_sample_state as sample_state
 
 from devhost import DevHost, HostFaults, RuntimeStatus, Store, VirtualClock, WallClock
+from tests.waits import HANG_SECONDS
 
 from .conftest import make_host
 
 
-def _wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+def _wait_until(predicate: Callable[[], bool], timeout: float = HANG_SECONDS) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -28,7 +29,7 @@ def test_host_restart_mid_run_resumes_to_the_same_output(host: DevHost) -> None:
     host.restart()  # the old engine is abandoned with activity 0 still running
     _wait_until(lambda: sample_state.gate_entries == [0, 0])  # re-dispatched from history
     sample_state.gate.set()
-    done = host.wait_for(instance_id, timeout=5)
+    done = host.wait_for(instance_id, timeout=HANG_SECONDS)
     assert done.runtime_status is RuntimeStatus.COMPLETED
     assert done.output == ["step-0", "step-1", "step-2"]
     assert sorted(sample_state.gate_entries) == [0, 0, 1, 2]
@@ -46,8 +47,11 @@ def test_restart_resumes_pending_timers_and_sub_orchestrations(clock: VirtualClo
             timer_id = host.start_orchestration("six_hour_timer")
             parent_id = host.start_orchestration("parent", instance_id="p")
             host.restart()
-        assert host.wait_for(timer_id, timeout=5).output["end"] == "2025-01-01T06:00:00+00:00"
-        assert host.wait_for(parent_id, timeout=5).output["results"] == [9, 16, 25]
+        assert (
+            host.wait_for(timer_id, timeout=HANG_SECONDS).output["end"]
+            == "2025-01-01T06:00:00+00:00"
+        )
+        assert host.wait_for(parent_id, timeout=HANG_SECONDS).output["results"] == [9, 16, 25]
     finally:
         host.stop()
 
@@ -64,7 +68,7 @@ def test_store_snapshot_survives_a_new_host_process(tmp_path: Path) -> None:
     second = make_host(WallClock(), store=Store.load(path))
     try:
         second.raise_event(instance_id, "Approval", "later")
-        done = second.wait_for(instance_id, timeout=5)
+        done = second.wait_for(instance_id, timeout=HANG_SECONDS)
     finally:
         second.stop()
     assert done.output == {"approved": "later", "followup": "APPROVED"}
@@ -75,7 +79,7 @@ def test_activity_crash_after_side_effect_runs_it_again(clock: VirtualClock) -> 
     host = make_host(clock, faults=faults)
     try:
         instance_id = host.start_orchestration("side_effect_fan_out", 12)
-        done = host.wait_for(instance_id, timeout=10)
+        done = host.wait_for(instance_id, timeout=HANG_SECONDS)
     finally:
         host.stop()
     assert done.output == 10 * sum(range(12))

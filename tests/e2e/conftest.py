@@ -20,6 +20,7 @@ import requests
 from armemulator import Emulator, EmulatorConfig, VirtualClock
 from devhost import DevHost
 from mysqlexport.sealing import Sealer
+from tests.waits import HANG_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 SUB = "ffffffff-ffff-ffff-ffff-ffffffffffff"
@@ -52,7 +53,35 @@ class Stack:
     def start(self, body: Any) -> requests.Response:
         return self.api("POST", "exports", json=body)
 
-    def follow(self, location: str, timeout: float = 120.0) -> dict[str, Any]:
+    def wait_until(self, condition: Callable[[], bool], what: str) -> None:
+        """Wait for ``condition`` (the app's own progress); only a hang reaches the bound."""
+        deadline = time.monotonic() + HANG_SECONDS
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not reached within {HANG_SECONDS} s: {what}")
+            time.sleep(0.01)
+
+    def step_clock_until(
+        self, condition: Callable[[], bool], what: str, *, step: float, budget: float
+    ) -> None:
+        """With the clock held (``host.hold_clock()``), move it on by ``step`` emulated seconds
+        every half second of real time until ``condition`` holds, and by no more than ``budget``
+        in all: time passes only as far as the test allows, so anything that takes longer than
+        ``budget`` (an export started meanwhile) cannot end, however fast or slow the host is.
+        A slow host only uses more of the budget between the app's steps."""
+        moved = 0.0
+        while True:
+            pause_until = time.monotonic() + 0.5
+            while time.monotonic() < pause_until:
+                if condition():
+                    return
+                time.sleep(0.01)
+            if moved + step > budget:
+                raise AssertionError(f"not reached within {budget} emulated s: {what}")
+            self.host.advance_clock(step)
+            moved += step
+
+    def follow(self, location: str, timeout: float = HANG_SECONDS) -> dict[str, Any]:
         """Poll the status URL the way Logic Apps does until it answers 200."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -64,7 +93,7 @@ class Stack:
             time.sleep(0.02)
         raise AssertionError(f"run did not finish within {timeout} s")
 
-    def run(self, body: Any, timeout: float = 120.0) -> dict[str, Any]:
+    def run(self, body: Any, timeout: float = HANG_SECONDS) -> dict[str, Any]:
         """Start a run and return its report (the orchestration output)."""
         started = self.start(body)
         assert started.status_code == 202, started.text

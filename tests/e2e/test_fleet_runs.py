@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -208,10 +207,7 @@ def test_cancel_follows_in_flight_exports_and_cancels_the_rest(make_stack: Stack
     with stack.host.hold_clock():
         started = stack.start(discover_body(maxConcurrency=2))
         run_id = started.json()["id"]
-        for _ in range(200):
-            if stack.emu.counters().exports_running >= 2:
-                break
-            time.sleep(0.02)
+        stack.wait_until(lambda: stack.emu.counters().exports_running >= 2, "two exports running")
         canceled = stack.api("POST", f"exports/{run_id}/cancel")
         assert canceled.status_code == 202
     final = stack.follow(started.headers["Location"])["output"]
@@ -268,11 +264,10 @@ def test_progress_endpoint_and_unknown_runs(stack: Stack) -> None:
     with stack.host.hold_clock():
         started = stack.start({"servers": [server_id("slow-two")], "target": {"sasUriList": [SAS]}})
         run_id = started.json()["id"]
-        for _ in range(200):
-            progress = stack.api("GET", f"exports/{run_id}").json()
-            if progress["servers"]:
-                break
-            time.sleep(0.02)
+        stack.wait_until(
+            lambda: bool(stack.api("GET", f"exports/{run_id}").json()["servers"]), "a server row"
+        )
+        progress = stack.api("GET", f"exports/{run_id}").json()
         assert progress["runtimeStatus"] == "Running" and progress["summary"]["total"] == 1
     stack.follow(started.headers["Location"])
     done = stack.api("GET", f"exports/{run_id}").json()
@@ -387,13 +382,17 @@ def test_cancel_stops_runs_after_their_export_in_flight(make_stack: StackFactory
     head = ServerSpec(SUB, "rg", "q-head", export_seconds=60, datasource_size_bytes=100 * 2**30)
     rest = tuple(ServerSpec(SUB, "rg", f"q{i:02d}", export_seconds=4 * 3600) for i in range(39))
     stack = make_stack(settings={"SHARD_SIZE": "100"}, fleet=(head, *rest))
-    started = stack.start(discover_body(maxConcurrency=1))
-    run_id = started.json()["id"]
-    for _ in range(1000):  # the head ended and the first run submitted its first export
-        if stack.emu.counters().requests.get(Kind.BACKUP_AND_EXPORT.value, 0) >= 2:
-            break
-        time.sleep(0.01)
     with stack.host.hold_clock():
+        started = stack.start(discover_body(maxConcurrency=1))
+        run_id = started.json()["id"]
+        # the head ends and the first run submits its first export; the clock moves at most 3 h,
+        # so that four-hour export is in flight when the cancel comes, however slow the host
+        stack.step_clock_until(
+            lambda: stack.emu.counters().requests.get(Kind.BACKUP_AND_EXPORT.value, 0) >= 2,
+            "the first run submitted its first export",
+            step=60.0,
+            budget=3 * 3600.0,
+        )
         assert stack.host.store.query(prefix=f"{run_id}:run:")
         canceled = stack.api("POST", f"exports/{run_id}/cancel")
         assert canceled.status_code == 202

@@ -12,6 +12,7 @@ from typing import Any
 from armemulator import ExportRecord, ServerSpec
 from soak import SoakConfig, judge, run_soak
 from soak.__main__ import figures, render
+from tests.waits import HANG_SECONDS
 
 SUB = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 A = ServerSpec(SUB, "rg", "a")
@@ -124,7 +125,7 @@ def test_a_small_soak_ends_with_the_truth_and_no_leak() -> None:
         restarts=2,
         max_concurrency=10,
         shard_size=10,
-        timeout_seconds=120.0,
+        timeout_seconds=HANG_SECONDS,
     )
     result = run_soak(config)
     verdict = judge(result.report, result.fleet, result.exports)

@@ -51,7 +51,7 @@ def record_side_effect(value: int) -> int:
 def gated_step(value: int) -> str:
     with state.lock:
         state.gate_entries.append(value)
-    if not state.gate.wait(timeout=10):
+    if not state.gate.wait(timeout=300):  # only a hung test leaves it closed this long
         raise TimeoutError("gate never opened")
     return f"step-{value}"
 
