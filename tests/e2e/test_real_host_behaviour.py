@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -31,14 +30,6 @@ def empty_pages() -> Iterator[None]:
         yield
 
 
-def _wait(predicate: object, what: str, rounds: int = 3000) -> None:
-    for _ in range(rounds):
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")
-
-
 def test_cancel_reaches_every_running_unit_when_queries_are_paged(
     make_stack: StackFactory, empty_pages: None
 ) -> None:
@@ -46,13 +37,16 @@ def test_cancel_reaches_every_running_unit_when_queries_are_paged(
     head = ServerSpec(SUB, "rg", "q-head", export_seconds=60, datasource_size_bytes=100 * 2**30)
     rest = tuple(ServerSpec(SUB, "rg", f"q{i:02d}", export_seconds=4 * 3600) for i in range(39))
     stack = make_stack(settings={"SHARD_SIZE": "100"}, fleet=(head, *rest))
-    started = stack.start(discover_body(maxConcurrency=1))
-    run_id = started.json()["id"]
-    _wait(
-        lambda: stack.emu.counters().requests.get(Kind.BACKUP_AND_EXPORT.value, 0) >= 2,
-        "the first run submitted its first export",
-    )
     with stack.host.hold_clock():
+        started = stack.start(discover_body(maxConcurrency=1))
+        run_id = started.json()["id"]
+        # the clock moves at most 3 h: the run's four-hour export is in flight at the cancel
+        stack.step_clock_until(
+            lambda: stack.emu.counters().requests.get(Kind.BACKUP_AND_EXPORT.value, 0) >= 2,
+            "the first run submitted its first export",
+            step=60.0,
+            budget=3 * 3600.0,
+        )
         assert stack.host.store.query(prefix=f"{run_id}:run:", statuses=[RuntimeStatus.RUNNING])
         canceled = stack.api("POST", f"exports/{run_id}/cancel")
         assert canceled.status_code == 202
@@ -79,7 +73,7 @@ def test_progress_counts_every_server_when_queries_are_paged(
             progress = stack.api("GET", f"exports/{run_id}").json()
             return len(progress.get("servers") or []) == 120  # type: ignore[arg-type]
 
-        _wait(all_running, "120 exports running", rounds=1500)
+        stack.wait_until(all_running, "120 exports running")
         summary = progress["summary"]
         assert isinstance(summary, dict)
         assert summary["total"] == 150
@@ -104,17 +98,16 @@ def test_schedule_never_overlaps_with_paged_queries_and_old_runs_in_the_hub(
     with stack.host.hold_clock():  # hundreds of finished runs from earlier nights
         for i in range(150):
             stack.host.start_orchestration("export_target", {}, instance_id=f"sched-{i:020x}")
-    runs: list[tuple[float, float]] = []
-    for _ in range(3000):
+
+    def completed_runs() -> list[tuple[float, float]]:
         done = stack.host.store.query(prefix="sched-", statuses=[RuntimeStatus.COMPLETED])
-        runs = sorted(
+        return sorted(
             (i.created_time, i.last_updated_time) for i in done if i.name == "export_fleet"
         )
-        if len(runs) >= 3:
-            break
-        time.sleep(0.02)
+
+    stack.wait_until(lambda: len(completed_runs()) >= 3, "three scheduled runs completed")
     stack.host.stop()
-    assert len(runs) >= 3
+    runs = completed_runs()
     every = sorted(
         (i.created_time, i.last_updated_time, i.status)
         for i in stack.host.store.query(prefix="sched-")
