@@ -16,7 +16,8 @@ Modules: ``clock`` (time), ``throttle`` (ARM token buckets), ``faults`` (injecte
 ``auth`` / ``identity`` (tokens, managed-identity endpoint), ``oplinks`` (signed polling URLs),
 ``validation`` / ``errors`` / ``representations`` (the contract), ``handlers`` (operations),
 ``app`` (request pipeline), ``server`` (HTTP transport), ``admin`` (/_emulator routes),
-``counters`` (observations), ``emulator`` (the facade), ``__main__`` (CLI).
+``counters`` (observations), ``emulator`` (the facade), ``announce`` (what the CLI tells a
+person), ``__main__`` (CLI).
 """
 
 from armemulator.clock import Clock, ScaledClock, VirtualClock, WallClock
