@@ -17,7 +17,8 @@ the error dicts the submit activity returns (``ArmError.to_dict``).
   (``OWN_MERIT_REFUSALS``: the caller's rights, the scope existing, the request's shape, the
   server's own state); anything else may be how the service answers a repeat of a submission
   it accepted, even one the orchestrator never saw answered.
-* ``outcome_unknown``: the row's error for such a refusal (code ``SubmissionOutcomeUnknown``).
+* ``outcome_unknown``: the row's note for such a refusal (code ``SubmissionOutcomeUnknown``);
+  the row's error stays the refusal itself, with ARM's own code.
 * ``unanswered_note``: the row's note when it follows an export accepted after a submission
   whose answer was lost (code ``SubmissionUnanswered``).
 """
@@ -29,7 +30,7 @@ from typing import Any, Final
 
 from mysqlexport.redaction import redact_text
 
-#: The row's error code when the service refused a submission in a way the app does not know,
+#: The row's note code when the service refused a submission in a way the app does not know,
 #: so an earlier submission of the same backup may have been accepted.
 OUTCOME_UNKNOWN: Final = "SubmissionOutcomeUnknown"
 #: The row's note code when an earlier submission of the backup got no usable answer.
@@ -147,7 +148,8 @@ def outcome_unknown(
     record: Mapping[str, Any] | None,
     backup_name: str,
 ) -> dict[str, Any]:
-    """The row's error for an unknown refusal: the refusal itself, and what it leaves open."""
+    """The row's note for an unknown refusal (the row's error stays the refusal, ARM's own code):
+    what the refusal leaves open."""
     if record:
         earlier = (
             f"{_earlier(record)} may have been accepted, and this refusal may be how the "
@@ -161,15 +163,10 @@ def outcome_unknown(
         )
     message = (
         f"the service refused submission {attempt} with HTTP {refusal.get('status')} "
-        f"{refusal.get('code')}: {refusal.get('message') or ''} - {earlier}; whether an export "
-        f"of backup '{backup_name}' is running or done is unknown: check the target storage "
-        "before exporting this server again"
+        f"{refusal.get('code')} - {earlier}; whether an export of backup '{backup_name}' is "
+        "running or done is unknown: check the target storage before exporting this server again"
     )
-    error: dict[str, Any] = {"code": OUTCOME_UNKNOWN, "message": redact_text(message)[:2000]}
-    for key in ("status", "requestId"):
-        if refusal.get(key) is not None:
-            error[key] = refusal[key]
-    return error
+    return {"code": OUTCOME_UNKNOWN, "message": redact_text(message)[:2000]}
 
 
 def _describe(error: Mapping[str, Any]) -> str:

@@ -100,14 +100,18 @@ def _refused(
 ) -> report.ServerRow:
     """The row when the app gives up submitting. A refusal on the request's own merits met any
     earlier identical submission too; a refusal the app does not know may be how the service
-    answers a repeat of one it accepted, so the row says the outcome is unknown instead."""
+    answers a repeat of one it accepted, so the row keeps ARM's error and a note says whether an
+    export is running or done is unknown."""
+    notes: list[dict[str, Any]] = []
     if submissions.is_refusal(error):
         if submissions.is_unknown_refusal(error):
-            error = submissions.outcome_unknown(
-                error, int(state.get("attempts", 0)), state.get("unanswered"), job["backupName"]
+            notes.append(
+                submissions.outcome_unknown(
+                    error, int(state.get("attempts", 0)), state.get("unanswered"), job["backupName"]
+                )
             )
         state = {**state, "outcomeKnown": True}
-    return _row(job, state, report.FAILED, error=error)
+    return _row(job, state, report.FAILED, error=error, notes=notes)
 
 
 def _byte_progress(
