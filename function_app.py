@@ -4,9 +4,11 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities import bp as activities
+from mysqlexport.redaction import install_log_redaction
 from orchestrators import bp as orchestrators
 from triggers import http_bp, schedule_bp
 
+install_log_redaction()  # every log record of every process the host runs the app in
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(http_bp)
 app.register_functions(schedule_bp)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 REDACTED: Final = "REDACTED"
@@ -90,31 +91,75 @@ class SecretUri(str):
         return format(str(self), spec)
 
 
-class RedactingFilter(logging.Filter):
-    """A logging filter that redacts the rendered message and exception text of every record.
+def redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    """Redact ``record`` in place: its rendered message (arguments included), its exception and
+    stack text. Safe to apply twice; a record with nothing to hide is left as it was.
 
-    Attach it to handlers (``install_log_redaction``) so that third-party libraries' log lines
-    (urllib3 prints URLs at DEBUG) are covered too, not only this project's.
+    A record whose exception text held a secret keeps the redacted traceback as ``exc_text``
+    (every ``logging.Formatter`` prints it) and loses ``exc_info``, so no handler can render the
+    live exception again (OpenTelemetry's handler, for one, formats ``exc_info`` itself).
     """
-
-    def filter(self, record: logging.LogRecord) -> bool:
+    try:
         message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a bad format string is the handler's to report ...
+        # ... and logging.Handler.handleError prints msg and args: keep those secret-free too
+        record.msg = redact_text(str(record.msg))
+        record.args = (redact_text(repr(record.args)),) if record.args else None
+    else:
         redacted = redact_text(message)
         if redacted != message:
-            record.msg = redacted
-            record.args = None
-        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
-            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
-        elif record.exc_text:
-            record.exc_text = redact_text(record.exc_text)
+            record.msg, record.args = redacted, None
+    if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+        text = logging.Formatter().formatException(record.exc_info)
+        redacted = redact_text(text)
+        if redacted != text:
+            record.exc_text, record.exc_info = redacted, None
+    elif record.exc_text:
+        redacted = redact_text(record.exc_text)
+        if redacted != record.exc_text:
+            record.exc_text, record.exc_info = redacted, None
+    if record.stack_info:
+        record.stack_info = redact_text(record.stack_info)
+    return record
+
+
+class RedactingRecordFactory:
+    """A log record factory (``logging.setLogRecordFactory``) that redacts every record as it is
+    made, whichever logger makes it (the app's, azure-core's, urllib3's, requests', one created
+    later) and whichever handlers it then reaches (the Functions worker's, Application
+    Insights', a console's, one added later). Wraps the factory it replaces.
+
+    ``extra={...}`` fields are set by ``Logger.makeRecord`` after the factory returns, so they are
+    not examined: the app never puts a secret there (STYLE.md, Logging).
+    """
+
+    def __init__(self, wrapped: Callable[..., logging.LogRecord]) -> None:
+        self.wrapped = wrapped
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        return redact_record(self.wrapped(*args, **kwargs))
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts every record passing through a handler (``redact_record``),
+    for a record made without the factory (``logging.makeLogRecord``, a record from another
+    process)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redact_record(record)
         return True
 
 
-def install_log_redaction(logger: logging.Logger | None = None) -> RedactingFilter:
-    """Add a ``RedactingFilter`` to every handler of ``logger`` (the root logger by default)."""
-    target = logger or logging.getLogger()
-    flt = RedactingFilter()
-    for handler in target.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(flt)
-    return flt
+def install_log_redaction() -> RedactingRecordFactory:
+    """Redact every log record this process makes from now on (``RedactingRecordFactory``).
+
+    Called where the Function app starts (``function_app.py``), so it holds in every process the
+    host runs the app in. Idempotent: while the factory is installed, a second call changes
+    nothing and returns it.
+    """
+    current = logging.getLogRecordFactory()
+    if isinstance(current, RedactingRecordFactory):
+        return current
+    factory = RedactingRecordFactory(current)
+    logging.setLogRecordFactory(factory)
+    return factory

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
+from typing import Any
 
 import pytest
 
 from mysqlexport.errors import ArmError, InvalidRequest
 from mysqlexport.redaction import (
     REDACTED,
+    RedactingFilter,
     SecretUri,
     install_log_redaction,
+    redact_record,
     redact_text,
     redact_url,
 )
@@ -70,15 +74,22 @@ def test_exceptions_redact_their_messages() -> None:
     assert SIG not in str(bad)
 
 
-def test_log_records_are_redacted_including_arguments_and_tracebacks() -> None:
+def _capture(logger: logging.Logger) -> tuple[io.StringIO, logging.Handler]:
     stream = io.StringIO()
-    logger = logging.getLogger("test.redaction")
     handler = logging.StreamHandler(stream)
     logger.addHandler(handler)
     logger.propagate = False
-    install_log_redaction(logger)
+    return stream, handler
+
+
+def test_log_records_are_redacted_including_arguments_and_tracebacks() -> None:
+    """Installed first, then a logger made and a handler added: both are covered."""
+    install_log_redaction()
+    logger = logging.getLogger("test.redaction.made-after")
+    stream, handler = _capture(logger)
     try:
         logger.warning("posting to %s", SAS)
+        logger.warning("Authorization: Bearer %s", "0paque-token")
         try:
             raise RuntimeError(f"boom at {SAS}")
         except RuntimeError:
@@ -86,5 +97,75 @@ def test_log_records_are_redacted_including_arguments_and_tracebacks() -> None:
     finally:
         logger.removeHandler(handler)
     written = stream.getvalue()
-    assert "posting to" in written and "boom at" in written
-    assert SIG not in written
+    assert "posting to" in written and "boom at" in written and "Traceback" in written
+    assert SIG not in written and "0paque-token" not in written
+    assert written.count("sig=REDACTED") == 2  # the message and the exception's line
+
+
+def test_installing_twice_installs_once_and_keeps_the_factory_it_wraps() -> None:
+    def tagging(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = logging.LogRecord(*args, **kwargs)
+        record.tagged = True  # e.g. OpenTelemetry's trace ids
+        return record
+
+    logging.setLogRecordFactory(tagging)
+    first = install_log_redaction()
+    assert install_log_redaction() is first
+    assert logging.getLogRecordFactory() is first and first.wrapped is tagging
+    record = logging.getLogger("test.redaction.twice").makeRecord(
+        "x", logging.INFO, "f", 1, "to %s", (SAS,), None
+    )
+    assert getattr(record, "tagged", False) and SIG not in record.getMessage()
+
+
+def test_a_record_without_secrets_is_left_as_it_was() -> None:
+    try:
+        raise ValueError("plain")
+    except ValueError:
+        exc_info = sys.exc_info()
+    record = logging.LogRecord("x", logging.ERROR, "f", 1, "server %s", ("db1",), exc_info)
+    assert redact_record(record) is record
+    assert (record.msg, record.args, record.exc_info) == ("server %s", ("db1",), exc_info)
+
+
+def test_a_secret_in_an_exception_leaves_only_the_redacted_traceback() -> None:
+    """No handler can format the live exception again (OpenTelemetry's formats exc_info)."""
+    try:
+        raise RuntimeError(f"boom at {SAS}")
+    except RuntimeError:
+        exc_info = sys.exc_info()
+    record = redact_record(logging.LogRecord("x", logging.ERROR, "f", 1, "failed", (), exc_info))
+    assert record.exc_info is None and record.exc_text and "boom at" in record.exc_text
+    formatted = logging.Formatter().format(record)
+    assert "RuntimeError: boom at" in formatted and SIG not in formatted
+
+
+def test_a_bad_format_string_raises_nothing_and_its_report_holds_no_secret(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    install_log_redaction()
+    logger = logging.getLogger("test.redaction.bad-format")
+    stream, handler = _capture(logger)
+    try:
+        logger.warning("two %s %s but one given", SAS)  # noqa: PLE1206 - reported on stderr
+    finally:
+        logger.removeHandler(handler)
+    reported = capsys.readouterr().err
+    assert "two %s %s but one given" in reported and SIG not in reported + stream.getvalue()
+
+
+def test_the_filter_covers_records_made_without_the_factory() -> None:
+    """A record rebuilt from a dict (``logging.makeLogRecord``: another process's) bypasses the
+    factory; a handler with the filter still shows no secret."""
+    logger = logging.getLogger("test.redaction.filter")
+    stream, handler = _capture(logger)
+    handler.addFilter(RedactingFilter())
+    try:
+        logger.handle(
+            logging.makeLogRecord(
+                {"name": logger.name, "levelno": 30, "msg": "to %s", "args": (SAS,)}
+            )
+        )
+    finally:
+        logger.removeHandler(handler)
+    assert "to https://acct" in stream.getvalue() and SIG not in stream.getvalue()
