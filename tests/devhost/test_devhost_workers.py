@@ -18,7 +18,7 @@ from devhost.config import worker_process_count
 from devhost.errors import IndexingError
 from devhost.faults import FaultKind
 from devhost.indexing import index_app, load_app
-from devhost.invoke import Returned, WorkerExited
+from devhost.invoke import Returned, TimedOut, WorkerExited
 from devhost.workers import ProcessWorkers
 
 from .conftest import SAMPLE_APP, START
@@ -168,3 +168,30 @@ def test_an_injected_worker_death_in_a_worker_process_fails_the_task() -> None:
 def _value(outcome: object) -> str:
     assert isinstance(outcome, Returned), outcome
     return str(outcome.value)
+
+
+def test_a_function_timeout_restarts_the_worker_process(tmp_path: Path) -> None:
+    index = index_app(load_app(WORKER_APP), WORKER_APP)
+    hold = index.activity("hold_file")
+    where = index.activity("where")
+    assert hold is not None and where is not None
+    workers = ProcessWorkers(WORKER_APP, "function_app:app", 1, threads=2)
+    try:
+        first = json.loads(_value(workers.run_activity(where, "0", None, timeout=STARTUP)))
+        with ThreadPoolExecutor(1) as caller:
+            other = str(tmp_path / "other")
+            bystander = caller.submit(
+                workers.run_activity, hold, json.dumps(other), None, timeout=STARTUP
+            )
+            wait_until(lambda: Path(other + ".entered").exists())
+            # functionTimeout of one second for this invocation; nothing ever releases it
+            timed_out = workers.run_activity(
+                hold, json.dumps(str(tmp_path / "late")), None, timeout=1.0
+            )
+            assert timed_out == TimedOut(1.0)
+            # the restart takes the other invocation with it: it is answered as timed out too
+            assert bystander.result(timeout=STARTUP) == TimedOut(STARTUP)
+        again = json.loads(_value(workers.run_activity(where, "1", None, timeout=STARTUP)))
+    finally:
+        workers.close()
+    assert again["pid"] != first["pid"]
