@@ -3,13 +3,16 @@
     python -m bench            # the sizes of issue 4 (under 10 minutes on 2 cores is the aim)
     python -m bench --quick    # the same code at small sizes, under a minute
     python -m bench --only makespan,cost --jobs 2 --out bench/results.json
+    python -m bench --only peers --peer-scale 100 --peer-repeats 5
 
 Each scenario runs in a fresh process (``bench.worker``) with its emulator in another, so CPU and
 memory figures are the host's alone. The scenarios on the time-scaled clock (the peers) run
-first (the app alone, then the two SDK peers side by side), because their figures depend on real
-time; the virtual-clock scenarios then run ``--jobs`` at a time. App settings in the environment
-(``SHARD_SIZE=100 make bench``) reach the app under test. The table goes to stdout and everything
-measured to ``bench/results.json``.
+first, because their figures depend on real time: ``peer_repeats`` repetitions, each on a fleet
+of its own seed, each the app alone and then the SDK thread pool (with the SDK loop beside it in
+the first), so every repetition's ratio compares two runs a minute apart on the same fleet and the
+table gives the median and the spread. The virtual-clock scenarios then run ``--jobs`` at a time.
+App settings in the environment (``SHARD_SIZE=100 make bench``) reach the app under test. The
+table goes to stdout and everything measured to ``bench/results.json``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class Plan:
     makespan: tuple[int, int]  # servers, maxConcurrency
     peers: tuple[int, int]  # servers, concurrency
     peer_scale: float  # emulated seconds per real second
+    peer_repeats: int  # repetitions of the peer scenario, seeds seed, seed + 1, ...
     sequential_budget: float  # real seconds the sequential SDK loop may run
     cost_sizes: tuple[int, ...]
     cost_concurrency: int
@@ -49,10 +53,11 @@ class Plan:
 
 FULL = Plan(
     makespan=(1000, 50),
-    peers=(200, 20),
+    peers=(100, 20),
     peer_scale=250.0,
-    sequential_budget=90.0,
-    cost_sizes=(1000, 5000, 10000),
+    peer_repeats=3,
+    sequential_budget=40.0,
+    cost_sizes=(1000, 2500, 10000),
     cost_concurrency=200,
     throttling=(2000, 200),
 )
@@ -60,6 +65,7 @@ QUICK = Plan(
     makespan=(60, 6),
     peers=(20, 4),
     peer_scale=900.0,
+    peer_repeats=2,
     sequential_budget=6.0,
     cost_sizes=(50, 100, 200),
     cost_concurrency=20,
@@ -67,7 +73,13 @@ QUICK = Plan(
 )
 SCENARIO_GROUPS = ("makespan", "peers", "cost", "throttling")
 #: App settings the figures depend on; unset means the app's default (SHARD_SIZE 500 ...).
-APP_SETTINGS = ("SHARD_SIZE", "POLL_DEFAULT_SECONDS", "POLL_MAX_SECONDS", "MAX_CONCURRENCY")
+APP_SETTINGS = (
+    "SHARD_SIZE",
+    "POLL_DEFAULT_SECONDS",
+    "POLL_MAX_SECONDS",
+    "MAX_CONCURRENCY",
+    "PYTHON_THREADPOOL_THREAD_COUNT",
+)
 
 
 @dataclass(frozen=True)
@@ -77,23 +89,40 @@ class Job:
     arguments: dict[str, Any]
 
 
-def jobs_of(plan: Plan, only: Sequence[str]) -> tuple[list[Job], list[Job]]:
-    """(real-time jobs, virtual-clock jobs) of ``plan``; the virtual jobs in the order that
-    packs two workers best by the last full run (throttling 200 s, cost at 10,000 and 5,000
-    155 s each, makespan 110 s, cost at 1,000 25 s)."""
-    real: list[Job] = []
-    if "peers" in only:
-        servers, concurrency = plan.peers
-        common = {"servers": servers, "seed": plan.seed, "scale": plan.peer_scale}
-        real.append(Job("peer_app", "peer_app", {**common, "concurrency": concurrency}))
-        real.append(Job("peer_sdk_pool", "peer_sdk_pool", {**common, "concurrency": concurrency}))
-        real.append(
-            Job(
-                "peer_sdk_sequential",
-                "peer_sdk_sequential",
-                {**common, "budget_seconds": plan.sequential_budget},
-            )
-        )
+#: At most this many repetitions of the peer scenario (each costs minutes of real time).
+MAX_PEER_REPEATS = 9
+
+
+def peer_key(peer: str, repetition: int) -> str:
+    """The result key of one peer run: ``peer_app-1``, ``peer_sdk_pool-2``, ..."""
+    return f"peer_{peer}-{repetition}"
+
+
+def peer_batches(plan: Plan) -> list[list[Job]]:
+    """The real-time jobs, in the batches they run in one after the other: per repetition (a
+    fleet of seed ``plan.seed + i``) the app alone, then the SDK thread pool on the same fleet,
+    with the SDK loop beside it in the first repetition (the loop waits a Retry-After between
+    its requests, so it hardly disturbs the pool; the app must not share the CPU at all)."""
+    servers, concurrency = plan.peers
+    batches: list[list[Job]] = []
+    for index in range(min(plan.peer_repeats, MAX_PEER_REPEATS)):
+        repetition = index + 1
+        common = {"servers": servers, "seed": plan.seed + index, "scale": plan.peer_scale}
+        pooled = {**common, "concurrency": concurrency}
+        batches.append([Job(peer_key("app", repetition), "peer_app", pooled)])
+        sdk = [Job(peer_key("sdk_pool", repetition), "peer_sdk_pool", pooled)]
+        if index == 0:
+            budget = {**common, "budget_seconds": plan.sequential_budget}
+            sdk.append(Job("peer_sdk_sequential", "peer_sdk_sequential", budget))
+        batches.append(sdk)
+    return batches
+
+
+def jobs_of(plan: Plan, only: Sequence[str]) -> tuple[list[list[Job]], list[Job]]:
+    """(batches of real-time jobs, virtual-clock jobs) of ``plan``; the virtual jobs in the
+    order that packs two workers best by the last full run (throttling 200 s on one; cost at
+    10,000 155 s, then makespan 110 s on the other; the smaller cost sizes after throttling)."""
+    real = peer_batches(plan) if "peers" in only else []
     throttling: list[Job] = []
     if "throttling" in only:
         servers, concurrency = plan.throttling
@@ -109,7 +138,7 @@ def jobs_of(plan: Plan, only: Sequence[str]) -> tuple[list[Job], list[Job]]:
         servers, concurrency = plan.makespan
         arguments = {"servers": servers, "concurrency": concurrency, "seed": plan.seed}
         makespan.append(Job("makespan", "makespan", arguments))
-    virtual = throttling + cost[:-1] + makespan + cost[-1:]
+    virtual = throttling + cost[:1] + makespan + cost[1:]
     return real, virtual
 
 
@@ -141,6 +170,25 @@ def _log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+#: Real seconds a job may run before it is stopped and counted as failed (the longest, the
+#: throttling scenario, takes about 200 s on 2 cores; the peers' own run timeouts are an hour).
+JOB_TIMEOUT = 1800.0
+
+
+@dataclass
+class Running:
+    """A started job: its process, where its JSON and its stderr go, when it started."""
+
+    job: Job
+    process: subprocess.Popen[bytes]
+    out: Path
+    stderr: Path
+    began: float
+
+    def overdue(self) -> bool:
+        return time.monotonic() - self.began > JOB_TIMEOUT
+
+
 class Runner:
     """Runs jobs as ``python -m bench.worker`` processes and collects their JSON."""
 
@@ -149,44 +197,65 @@ class Runner:
         self.results: dict[str, Any] = {}
         self.seconds: dict[str, float] = {}
         self.failures: dict[str, str] = {}
+        #: The machine's 1-minute load average when each job started and ended (others' work on
+        #: a shared machine shows here, and in the real-time figures).
+        self.load: dict[str, tuple[float, float]] = {}
 
-    def _start(self, job: Job) -> tuple[Job, subprocess.Popen[bytes], Path, float]:
+    def _start(self, job: Job) -> Running:
         out = self.folder / f"{job.key}.json"
+        stderr = self.folder / f"{job.key}.stderr"
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         command = [
             sys.executable, "-m", "bench.worker", job.scenario, json.dumps(job.arguments), str(out)
         ]  # fmt: skip
-        _log(f"{job.key}: started {job.arguments}")
-        # this interpreter running this package's worker, with JSON arguments built here
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE)  # noqa: S603
-        return job, process, out, time.monotonic()
+        self.load[job.key] = (os.getloadavg()[0], 0.0)
+        _log(f"{job.key}: started {job.arguments} (load {self.load[job.key][0]:.1f})")
+        # stderr to a file: a pipe nobody reads until the end could fill and stall the job
+        with stderr.open("wb") as sink:
+            # this interpreter running this package's worker, with JSON arguments built here
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=sink)  # noqa: S603
+        return Running(job, process, out, stderr, time.monotonic())
 
-    def _finish(self, job: Job, process: subprocess.Popen[bytes], out: Path, began: float) -> None:
-        _, stderr = process.communicate()
-        self.seconds[job.key] = time.monotonic() - began
-        if process.returncode == 0 and out.is_file():
-            self.results[job.key] = json.loads(out.read_text(encoding="utf-8"))
+    def _finish(self, item: Running) -> None:
+        job, process = item.job, item.process
+        try:
+            process.wait(timeout=max(0.0, JOB_TIMEOUT - (time.monotonic() - item.began)))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+            _log(f"{job.key}: stopped after {JOB_TIMEOUT:.0f} s")
+        self.seconds[job.key] = time.monotonic() - item.began
+        self.load[job.key] = (self.load[job.key][0], os.getloadavg()[0])
+        if process.returncode == 0 and item.out.is_file():
+            self.results[job.key] = json.loads(item.out.read_text(encoding="utf-8"))
             _log(f"{job.key}: done in {self.seconds[job.key]:.0f} s")
         else:
-            tail = stderr.decode(errors="replace").strip().splitlines()[-15:]
-            self.failures[job.key] = "\n".join(tail)
-            _log(f"{job.key}: FAILED (exit {process.returncode})\n" + "\n".join(tail))
+            lines = item.stderr.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+            self.failures[job.key] = "\n".join(lines[-15:])
+            _log(f"{job.key}: FAILED (exit {process.returncode})\n" + self.failures[job.key])
 
     def run_together(self, jobs: Sequence[Job]) -> None:
         started = [self._start(job) for job in jobs]
         for item in started:
-            self._finish(*item)
+            self._finish(item)
 
     def run_pooled(self, jobs: Sequence[Job], width: int) -> None:
+        """Run ``jobs`` ``width`` at a time; every job ends within ``JOB_TIMEOUT``, so the loop
+        ends within ``len(jobs) * JOB_TIMEOUT`` (checked every 0.2 s)."""
         queue = list(jobs)
-        running: list[tuple[Job, subprocess.Popen[bytes], Path, float]] = []
-        while queue or running:
+        running: list[Running] = []
+        rounds = int(len(jobs) * (JOB_TIMEOUT + 60.0) / 0.2) + 1
+        for _ in range(rounds):
             while queue and len(running) < max(1, width):
                 running.append(self._start(queue.pop(0)))
+            if not running:
+                break
             time.sleep(0.2)
-            for item in [r for r in running if r[1].poll() is not None]:
+            for item in [r for r in running if r.process.poll() is not None or r.overdue()]:
                 running.remove(item)
-                self._finish(*item)
+                self._finish(item)
+        for item in running:  # not reached (a round takes at least 0.2 s): stop what is left
+            self._finish(item)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -205,6 +274,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="emulated seconds per real second in the peers scenario (full: 250, quick: 900); "
         "lower is more faithful to the app's real-time overheads and slower",
     )
+    parser.add_argument(
+        "--peer-repeats",
+        type=int,
+        default=None,
+        help=f"repetitions of the peers scenario, 1-{MAX_PEER_REPEATS} (full: 3, quick: 2)",
+    )
+    parser.add_argument(
+        "--peer-servers",
+        type=int,
+        default=None,
+        help="servers in the peers scenario (full: 100, quick: 20)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON")
     args = parser.parse_args(argv)
     only = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -214,21 +295,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = QUICK if args.quick else FULL
     if args.peer_scale:
         plan = replace(plan, peer_scale=args.peer_scale)
+    if args.peer_repeats is not None:
+        if not 1 <= args.peer_repeats <= MAX_PEER_REPEATS:
+            parser.error(f"--peer-repeats must be 1-{MAX_PEER_REPEATS}")
+        plan = replace(plan, peer_repeats=args.peer_repeats)
+    if args.peer_servers is not None:
+        if args.peer_servers < 1:
+            parser.error("--peer-servers must be at least 1")
+        plan = replace(plan, peers=(args.peer_servers, plan.peers[1]))
     real, virtual = jobs_of(plan, only)
 
     revision = _revision()  # before the run: a commit landing meanwhile is not what was measured
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         runner = Runner(Path(folder))
-        # The app first, alone: at a time scale of x250 every real millisecond of its durable
-        # machinery is 0.25 s of emulated time, so it must not share the CPU. The SDK peers
-        # mostly sleep; they run side by side.
-        for batch in (
-            [j for j in real if j.key == "peer_app"],
-            [j for j in real if j.key != "peer_app"],
-        ):
-            if batch:
-                runner.run_together(batch)
+        # The app alone in each repetition: at a time scale of x250 every real millisecond of its
+        # durable machinery is 0.25 s of emulated time, so it must not share the CPU.
+        for batch in real:
+            runner.run_together(batch)
         if virtual:
             runner.run_pooled(virtual, args.jobs)
     total = time.monotonic() - started
@@ -236,6 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, Any] = dict(runner.results)
     if real:
         results["peer_scale"] = plan.peer_scale
+        results["peer_repeats"] = len(real) // 2
     rows = build_rows(results)
     print(table(rows))
     print(f"\ntotal {total:.0f} s on {os.cpu_count()} CPUs ({'quick' if args.quick else 'full'})")
@@ -248,6 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "app_settings": {name: os.environ.get(name) for name in APP_SETTINGS},
         "total_seconds": total,
         "seconds": runner.seconds,
+        "load_average": runner.load,
         "rows": [row.as_dict() for row in rows],
         "results": results,
         "failures": runner.failures,

@@ -19,6 +19,7 @@ the figures against the issue's targets.
 from __future__ import annotations
 
 import math
+import os
 import resource
 import statistics
 import time
@@ -30,7 +31,16 @@ from armemulator import ScaledClock, ServerSpec, make_fleet
 from bench.durations import lognormal_sampler, lower_bound, short_sampler
 from bench.emuproc import SharedClock
 from bench.peers import real_time_deadline, sdk_sequential, sdk_thread_pool
-from bench.stack import SAS, SUBSCRIPTION, AppRun, AppStack, app_stack, export_body, tls_files
+from bench.stack import (
+    SAS,
+    SUBSCRIPTION,
+    THREADPOOL_SETTING,
+    AppRun,
+    AppStack,
+    app_stack,
+    export_body,
+    tls_files,
+)
 from devhost import StoreStats
 from orchestrators.timeutil import parse
 
@@ -132,6 +142,14 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
+def worker_settings() -> dict[str, int]:
+    """The language-worker settings the app under test runs with (read inside ``app_stack``)."""
+    return {
+        "worker_processes": int(os.environ.get("FUNCTIONS_WORKER_PROCESS_COUNT") or 0),
+        "threadpool_threads": int(os.environ.get(THREADPOOL_SETTING) or 0),
+    }
+
+
 def _app_outcome(stack: AppStack, run: AppRun, to_emulated: Any = None) -> dict[str, Any]:
     """Figures every app scenario reports, from the report and the emulator's ground truth."""
     truth = accepted(stack.emu.exports())
@@ -149,11 +167,13 @@ def _app_outcome(stack: AppStack, run: AppRun, to_emulated: Any = None) -> dict[
     ]
     return {
         "summary": {k: v for k, v in summary.items() if isinstance(v, int)},
+        **worker_settings(),
         "exported": len(truth),
         "first_submit": first_submit,
         "makespan": end - first_submit if truth else None,
         "last_export_end": max((float(e["ends_at"]) for e in truth.values()), default=None),
         **latency_stats(latencies),
+        "latencies": latencies,
         **call_counts(counters, len(truth)),
         "durations": [service_seconds(e) for e in truth.values()],
         "wall_seconds": run.wall_seconds,
@@ -265,7 +285,8 @@ def peer_app(servers: int, concurrency: int, seed: int, scale: float) -> dict[st
         run = run_watched(stack, concurrency)
         outcome = _app_outcome(stack, run, to_emulated=host_clock.emulated)
     outcome.pop("durations")
-    return {"peer": "app", "servers": servers, "concurrency": concurrency, **outcome}
+    return {"peer": "app", "servers": servers, "concurrency": concurrency, "seed": seed,
+            "scale": scale, **outcome}  # fmt: skip
 
 
 def _peer_outcome(
@@ -284,6 +305,7 @@ def _peer_outcome(
         "exported": len(truth),
         "makespan": last_known - first_submit,
         **latency_stats(latencies),
+        "latencies": latencies,
         **call_counts(counters, len(truth)),
         "service_seconds": sum(service_seconds(e) for e in truth.values()),
     }
@@ -314,7 +336,7 @@ def peer_sdk_pool(servers: int, concurrency: int, seed: int, scale: float) -> di
         config = emulator_config(fleet, clock, seed=seed, tls_cert=tls.cert, tls_key=tls.key)
         with EmulatorProcess(config, tls.ca) as emu:
             with app_settings(_sdk_environment(emu, tls.ca)):
-                started = time.monotonic()
+                started, cpu = time.monotonic(), _cpu_seconds()
                 calls = sdk_thread_pool(
                     emu.url,
                     subscription=SUBSCRIPTION,
@@ -323,10 +345,11 @@ def peer_sdk_pool(servers: int, concurrency: int, seed: int, scale: float) -> di
                     clock=clock,
                     sas=SAS,
                 )
-                wall = time.monotonic() - started
+                wall, cpu = time.monotonic() - started, _cpu_seconds() - cpu
             outcome = _peer_outcome(calls, emu.exports(), emu.counters())
-    return {"peer": "sdk_pool", "servers": servers, "concurrency": concurrency,
-            "wall_seconds": wall, **outcome}  # fmt: skip
+    return {"peer": "sdk_pool", "servers": servers, "concurrency": concurrency, "seed": seed,
+            "scale": scale, "wall_seconds": wall, "client_cpu_seconds": cpu,
+            **outcome}  # fmt: skip
 
 
 def peer_sdk_sequential(
@@ -363,6 +386,8 @@ def peer_sdk_sequential(
     result: dict[str, Any] = {
         "peer": "sdk_sequential",
         "servers": servers,
+        "seed": seed,
+        "scale": scale,
         "concurrency": 1,
         "measured_servers": measured,
         "wall_seconds": wall,
@@ -394,9 +419,11 @@ def cost(servers: int, concurrency: int, seed: int) -> dict[str, Any]:
         cpu = _cpu_seconds() - cpu
         stats = store_stats(stack.host.stats())
         summary = run.report["summary"]
+        settings = worker_settings()
     return {
         "servers": servers,
         "concurrency": concurrency,
+        **settings,
         "host_cpu_seconds": cpu,
         "cpu_per_server_ms": 1000.0 * cpu / servers,
         "peak_rss_mb": _peak_rss_mb(),

@@ -9,6 +9,7 @@ the app only through ``POST /api/exports`` and the status URL, as a user or a Lo
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,6 +37,20 @@ SAS = (
     "https://benchstore.blob.core.windows.net/mysql-backups"
     "?sv=2022-11-02&sr=c&sp=rcw&se=2030-01-01T00%3A00%3A00Z&sig=YmVuY2gtc2lnbmF0dXJl%3D"
 )
+
+
+THREADPOOL_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
+#: The README's setting for Azure: one sync thread per host slot (host.json's 20 activities + 10
+#: orchestrators), divided among the worker processes when there are several.
+RECOMMENDED_THREADS = 30
+
+
+def recommended_threadpool(worker_processes: int) -> int:
+    """``PYTHON_THREADPOOL_THREAD_COUNT`` as the README recommends it for ``worker_processes``
+    language workers (the Python worker runs every sync episode and activity on that one pool
+    per process, ``devhost.workers``); the benchmark runs the app so unless the environment
+    sets it."""
+    return max(1, RECOMMENDED_THREADS // max(1, worker_processes))
 
 
 def export_body(concurrency: int, **extra: Any) -> dict[str, Any]:
@@ -159,6 +174,11 @@ def app_stack(
         if tls is not None:
             values["REQUESTS_CA_BUNDLE"] = tls.ca
         values.update(settings or {})
+        values.setdefault(
+            THREADPOOL_SETTING,
+            os.environ.get(THREADPOOL_SETTING)
+            or str(recommended_threadpool(int(values["FUNCTIONS_WORKER_PROCESS_COUNT"] or 1))),
+        )
         stack.enter_context(app_settings(values))
         host = stack.enter_context(
             DevHost(ROOT, clock=host_clock, load_settings=False, timer_triggers=False)

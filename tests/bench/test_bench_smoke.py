@@ -111,3 +111,69 @@ def test_a_timer_due_before_the_end_spends_no_latency_on_poll_timing(
     shares = timeline.parts()
     assert tuple(shares[part] for part in PARTS) == pytest.approx(expected)
     assert timeline.early == pytest.approx(max(0.0, timeline.end - timeline.due))
+
+
+def _peer_run(seed: int, p95: float, gets: int, makespan: float) -> dict[str, object]:
+    """A peer run's figures as ``bench.scenarios`` writes them (10 servers, all exported)."""
+    return {
+        "servers": 10,
+        "concurrency": 2,
+        "seed": seed,
+        "scale": 250.0,
+        "summary": {"total": 10, "succeeded": 10, "failed": 0},
+        "exported": 10,
+        "posts": 10,
+        "gets": gets,
+        "posts_per_server": 1.0,
+        "gets_per_server": gets / 10,
+        "makespan": makespan,
+        "latency_p50": p95 / 2,
+        "latency_p95": p95,
+        "latencies": [p95 / 2] * 9 + [p95],
+    }
+
+
+def test_peer_repetitions_report_the_median_ratio_and_its_range() -> None:
+    """Each repetition's p95 ratio is shown, the target is held against their median (one
+    unlucky repetition does not decide it), and calls per server count every repetition."""
+    results = {
+        "peer_scale": 250.0,
+        "peer_app-1": _peer_run(2026, 8.0, 120, 100.0),
+        "peer_sdk_pool-1": _peer_run(2026, 10.0, 1700, 120.0),
+        "peer_app-2": _peer_run(2027, 16.5, 130, 110.0),
+        "peer_sdk_pool-2": _peer_run(2027, 10.0, 1700, 120.0),
+        "peer_app-3": _peer_run(2028, 9.5, 110, 105.0),
+        "peer_sdk_pool-3": _peer_run(2028, 10.0, 1600, 120.0),
+        "peer_app-4": _peer_run(2029, 99.0, 100, 100.0),  # its SDK pool run failed: left out
+    }
+    rows = {row.metric: row for row in build_rows(results)}
+    ratio = rows["detection latency p95, app / SDK pool: median (min-max)"]
+    assert (ratio.value, ratio.target, ratio.ok) == ("0.950 (0.800-1.650)", "<= 1", True)
+    assert (
+        rows["repetition 2: detection latency p95, app / SDK pool"].value == "16.5 / 10.0 s = 1.650"
+    )
+    assert "repetition 4: detection latency p95, app / SDK pool" not in rows
+    gets = rows["GETs per server, app / SDK pool"]
+    assert gets.value == f"{360 / 5000:.3f}" and gets.ok is True
+    assert rows["app (devhost): detection latency p50 / p95"].value == "4.8 / 9.5 s (8.0-16.5)"
+    assert "3 repetitions, seeds 2026, 2027, 2028" in next(iter(rows.values())).scenario
+
+    worse = {**results, "peer_app-3": _peer_run(2028, 12.0, 110, 105.0)}
+    median = {row.metric: row for row in build_rows(worse)}[ratio.metric]
+    assert (median.value, median.ok) == ("1.200 (0.800-1.650)", False)
+
+
+def test_peer_repetitions_run_the_app_alone_then_the_sdk_on_the_same_fleet() -> None:
+    from bench.__main__ import FULL, QUICK, jobs_of  # noqa: PLC0415 - the CLI module
+
+    for plan in (FULL, QUICK):
+        batches, _ = jobs_of(plan, ["peers"])
+        assert len(batches) == 2 * plan.peer_repeats >= 4
+        seeds = []
+        for app_batch, sdk_batch in zip(batches[::2], batches[1::2], strict=True):
+            assert [job.scenario for job in app_batch] == ["peer_app"]  # alone
+            assert sdk_batch[0].scenario == "peer_sdk_pool"
+            assert sdk_batch[0].arguments == app_batch[0].arguments  # the same fleet
+            seeds.append(app_batch[0].arguments["seed"])
+        assert len(set(seeds)) == plan.peer_repeats  # a fleet of its own each time
+        assert [job.scenario for job in batches[1]] == ["peer_sdk_pool", "peer_sdk_sequential"]
