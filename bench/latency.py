@@ -1,7 +1,8 @@
 """Where the app's detection latency goes in the peer scenario (a diagnostic, not a target).
 
-    python -m bench.latency                    # 200 servers, concurrency 20, x250, as make bench
+    python -m bench.latency                    # 100 servers, concurrency 20, x250, as make bench
     python -m bench.latency --workers 0        # orchestrator code in the host's own process
+    python -m bench.latency --scale 100        # as make bench-peers
 
 Runs scenario 2's app leg (``bench.scenarios.peer_app``'s arrangement) and reads, for each server
 whose export the app saw end by polling, five instants in emulated seconds (``Timeline``): the
@@ -115,7 +116,7 @@ def split(servers: int, concurrency: int, seed: int, scale: float, workers: int)
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--servers", type=int, default=200)
+    parser.add_argument("--servers", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--scale", type=float, default=250.0)
     parser.add_argument("--seed", type=int, default=2026)
