@@ -30,10 +30,17 @@ def empty_pages() -> Iterator[None]:
         yield
 
 
-def test_cancel_reaches_every_running_unit_when_queries_are_paged(
-    make_stack: StackFactory, empty_pages: None
+@pytest.mark.parametrize("pages", ["full pages", "every other page empty"])
+def test_cancel_stops_every_batch_after_its_export_in_flight(
+    make_stack: StackFactory, pages: str
 ) -> None:
-    # one slot: the largest server (a short export) alone, then runs of 4 four-hour exports
+    # one slot: the largest server (a short export) alone, then batches of 4 four-hour exports
+    paging = QueryPaging(empty_pages=pages != "full pages")
+    with paging_default(paging):
+        _cancel_batches(make_stack)
+
+
+def _cancel_batches(make_stack: StackFactory) -> None:
     head = ServerSpec(SUB, "rg", "q-head", export_seconds=60, datasource_size_bytes=100 * 2**30)
     rest = tuple(ServerSpec(SUB, "rg", f"q{i:02d}", export_seconds=4 * 3600) for i in range(39))
     stack = make_stack(settings={"SHARD_SIZE": "100"}, fleet=(head, *rest))
