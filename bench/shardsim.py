@@ -29,7 +29,7 @@ GIB_PER_SECOND = 50 / 1024  # the benchmark's 50 MiB/s
 
 
 def fleet(servers: int, seed: int, noise: float) -> tuple[list[float], list[float]]:
-    """(export lengths, predicted sizes), largest predicted first, as ``resolve_servers`` sorts."""
+    """(export lengths, predicted sizes), largest predicted first, as ``discovery.merge`` sorts."""
     rng = random.Random(seed)  # noqa: S311 - seeded measurements, not secrets
     sample = lognormal_sampler()
     lengths = [sample(rng) for _ in range(servers)]
