@@ -40,7 +40,7 @@ import os
 import signal
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -191,6 +191,23 @@ class InProcessWorker(LanguageWorkers):
         handle = self._orchestrators[name].user_function
         return self._submit(handle, func.OrchestrationContext(payload)).result()
 
+    def _run(
+        self,
+        kind: str,
+        function: IndexedFunction,
+        arguments: Mapping[str, Any],
+        timeout: float | None,
+    ) -> Outcome:
+        future = _start(kind, function, arguments, self._app_dir, self._submit)
+        try:
+            outcome: Outcome = future.result(timeout)
+        except TimeoutError:
+            # The host gives up; the thread cannot be stopped (the real host restarts the
+            # worker process), so its result is discarded when it comes.
+            future.cancel()
+            return TimedOut(_effective_timeout(timeout))
+        return outcome
+
     def run_activity(
         self,
         function: IndexedFunction,
@@ -201,19 +218,9 @@ class InProcessWorker(LanguageWorkers):
         fault: FaultKind | None = None,
     ) -> Outcome:
         arguments = activity_arguments(function, input_text, client_binding)
-        future: Future[Any]
-        if is_async(function.user_function):
-            coroutine = execute_activity_async(function, arguments, self._app_dir)
-            future = shared_loop().submit(coroutine)
-        else:
-            future = self._submit(execute_activity, function, arguments, self._app_dir)
-        try:
-            outcome: Outcome = future.result(timeout)
-        except TimeoutError:
-            # The host gives up; the thread cannot be stopped (the real host restarts the
-            # worker process), so its result is discarded when it comes.
-            future.cancel()
-            return TimedOut(_effective_timeout(timeout))
+        outcome = self._run("activity", function, arguments, timeout)
+        if isinstance(outcome, TimedOut):
+            return outcome
         if fault is FaultKind.WORKER_DIES:
             return WorkerExited(KILLED_EXIT_CODE)
         if fault is FaultKind.TIMES_OUT:
@@ -223,17 +230,7 @@ class InProcessWorker(LanguageWorkers):
     def run_trigger(
         self, function: IndexedFunction, arguments: Mapping[str, Any], *, timeout: float | None
     ) -> Outcome:
-        future: Future[Any]
-        if is_async(function.user_function):
-            future = shared_loop().submit(_run_async_trigger(function, arguments, self._app_dir))
-        else:
-            future = self._submit(_run_trigger, function, arguments, self._app_dir)
-        try:
-            outcome: Outcome = future.result(timeout)
-        except TimeoutError:
-            future.cancel()
-            return TimedOut(_effective_timeout(timeout))
-        return outcome
+        return self._run("trigger", function, arguments, timeout)
 
     def stats(self) -> WorkerStats:
         with self._lock:
@@ -259,6 +256,34 @@ async def _run_async_trigger(
         return Returned(await function.user_function(**kwargs))
     except Exception as err:  # noqa: BLE001 - reported to the host as the invocation's failure
         return Raised.of(err)
+
+
+#: How an activity or a timer trigger runs on the sync pool, and as a coroutine on the loop.
+_RUNNERS: dict[
+    str,
+    tuple[
+        Callable[[IndexedFunction, Mapping[str, Any], str], Outcome],
+        Callable[[IndexedFunction, Mapping[str, Any], str], Coroutine[Any, Any, Outcome]],
+    ],
+] = {
+    "activity": (execute_activity, execute_activity_async),
+    "trigger": (_run_trigger, _run_async_trigger),
+}
+
+
+def _start(
+    kind: str,
+    function: IndexedFunction,
+    arguments: Mapping[str, Any],
+    app_dir: str,
+    submit_sync: Callable[..., Future[Any]],
+) -> Future[Any]:
+    """Start an activity or timer trigger (``kind``) where the worker runs it: an ``async def``
+    on the event loop, anything else through ``submit_sync`` on the sync pool."""
+    run_sync, run_async = _RUNNERS[kind]
+    if is_async(function.user_function):
+        return shared_loop().submit(run_async(function, arguments, app_dir))
+    return submit_sync(run_sync, function, arguments, app_dir)
 
 
 # -- the worker process -------------------------------------------------------------------------
@@ -292,18 +317,13 @@ class _WorkerProcess:
             future: Future[Any]
             if kind == "orchestrator":
                 future = self.pool.submit(_run_orchestrator, function.user_function, args[0])
-            elif kind == "activity":
-                input_text, client_binding, die_after = args
-                arguments = activity_arguments(function, input_text, client_binding)
-                if is_async(function.user_function):
-                    coroutine = execute_activity_async(function, arguments, self.app_dir)
-                    future = shared_loop().submit(coroutine)
-                else:
-                    future = self.pool.submit(execute_activity, function, arguments, self.app_dir)
-            elif is_async(function.user_function):
-                future = shared_loop().submit(_run_async_trigger(function, args[0], self.app_dir))
             else:
-                future = self.pool.submit(_run_trigger, function, args[0], self.app_dir)
+                if kind == "activity":
+                    input_text, client_binding, die_after = args
+                    arguments = activity_arguments(function, input_text, client_binding)
+                else:
+                    (arguments,) = args
+                future = _start(kind, function, arguments, self.app_dir, self.pool.submit)
             future.add_done_callback(self._replier(invocation_id, die_after))
 
     def _replier(self, invocation_id: int, die_after: bool) -> Callable[[Future[Any]], None]:
