@@ -24,10 +24,10 @@ import azure.durable_functions as df
 
 from mysqlexport import function_names as names
 from mysqlexport import lro, report, submissions
-from mysqlexport.redaction import redact_text
 from mysqlexport.rules import RetryPolicy, next_streak, poll_retry_delay, submit_retry_delay
 from orchestrators.blueprint import bp
 from orchestrators.timeutil import CompletionTimes, after, iso, parse, utc
+from orchestrators.units import activity_crash
 
 CONTINUE_AS_NEW_POLLS = 40
 #: The row's note when the export Succeeded but its final result could not be read.
@@ -131,11 +131,6 @@ def _byte_progress(
     return lro.ByteProgress(size, moved, int(state["anchorBytes"]), since)
 
 
-def _activity_crash(err: Exception) -> dict[str, Any]:
-    """An activity that raised instead of answering: keep the message, never the secret."""
-    return {"code": "ActivityFailed", "message": redact_text(str(err))[:2000], "transient": True}
-
-
 @bp.orchestration_trigger(context_name="context")
 def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Export one server; the output is its report row."""
@@ -159,7 +154,7 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
                 try:
                     outcome = yield context.call_activity(names.SUBMIT_EXPORT, payload)
                 except Exception as err:  # noqa: BLE001 - becomes the server's error row
-                    outcome = {"kind": "error", "error": _activity_crash(err)}
+                    outcome = {"kind": "error", "error": activity_crash(err)}
             assert outcome is not None
             kind = outcome["kind"]
             if kind == "accepted":
@@ -225,7 +220,7 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
         try:
             answer = yield read
         except Exception as err:  # noqa: BLE001 - counted like a transient read failure
-            answer = {"kind": "error", "error": _activity_crash(err)}
+            answer = {"kind": "error", "error": activity_crash(err)}
         state["polls"] = state.get("polls", 0) + 1
         steps_here += 1
         if answer["kind"] == "error":
@@ -320,7 +315,7 @@ def _read_final_result(
         try:
             answer = yield context.call_activity(names.READ_RESULT, {"url": location_url})
         except Exception as err:  # noqa: BLE001 - counted like a transient read failure
-            answer = {"kind": "error", "error": _activity_crash(err)}
+            answer = {"kind": "error", "error": activity_crash(err)}
         if answer["kind"] in ("completed", "failed"):
             return answer, {}
         if answer["kind"] == "running":
