@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 from typing import Any
@@ -14,6 +13,7 @@ from mysqlexport import function_names as names
 from mysqlexport import operations
 from mysqlexport.arm import ArmClient
 from mysqlexport.durable_ids import target_instance_id
+from mysqlexport.jobs import sealed_target_of
 from mysqlexport.redaction import redact_text
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
@@ -48,14 +48,7 @@ async def _sealed_target(client: df.DurableOrchestrationClient, run_id: str) -> 
     """The run's sealed SAS list: the input of its ``export_target`` instance (one copy per run,
     so no orchestration input or history carries it per server)."""
     status = await client.get_status(target_instance_id(run_id), show_input=True)
-    value: Any = status.input_ if status is not None else None
-    if isinstance(value, str):  # the SDK hands the input over as JSON text or as a value
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None
-    sealed = value.get("sealedTarget") if isinstance(value, dict) else None
-    return sealed if isinstance(sealed, str) else None
+    return sealed_target_of(getattr(status, "input_", None))
 
 
 @bp.activity_trigger(input_name="payload")

@@ -12,10 +12,9 @@ import re
 import uuid
 from typing import Final
 
-RUN_ID_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
 #: The shape of every run ID ``new_run_id`` makes: a prefix of 2-16 lowercase letters and digits
 #: starting with a letter (``exp``, ``sched``, or one added later), ``-``, 20 lowercase hex digits.
-#: Narrower than ``RUN_ID_PATTERN`` on purpose: a URL may name only what the app can have started.
+#: A URL may name only what the app can have started.
 RUN_ID_SHAPE: Final = re.compile(r"[a-z][a-z0-9]{1,15}-[0-9a-f]{20}", re.ASCII)
 
 

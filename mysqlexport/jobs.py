@@ -10,16 +10,14 @@ carry it, so their size does not grow with the list.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mysqlexport.function_names import EXPORT_FLEET
 from mysqlexport.request import ExportRequest
 from mysqlexport.rules import RetryPolicy
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
-
-FLEET_ORCHESTRATOR = EXPORT_FLEET
 
 
 def fleet_job(
@@ -53,6 +51,19 @@ def fleet_job(
 def target_input(request: ExportRequest, sealer: Sealer) -> dict[str, Any]:
     """The input of the run's ``export_target`` instance: the sealed SAS list, once per run."""
     return {"sealedTarget": sealer.seal(request.sas_uris)}
+
+
+def sealed_target_of(target_input_value: Any) -> str | None:
+    """The sealed SAS list from an ``export_target`` instance's input as a status query returns
+    it (the SDK hands it over as JSON text or as a value), or None when it is not there."""
+    value = target_input_value
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    sealed = value.get("sealedTarget") if isinstance(value, Mapping) else None
+    return sealed if isinstance(sealed, str) else None
 
 
 def retry_job(run_id: str, original: Mapping[str, Any], servers: Sequence[str]) -> dict[str, Any]:

@@ -16,7 +16,6 @@ SKIPPED: Final = "Skipped"
 CANCELED: Final = "Canceled"
 TIMED_OUT: Final = "TimedOut"
 ROW_STATES: Final = (SUCCEEDED, FAILED, SKIPPED, CANCELED, TIMED_OUT)
-SUMMARY_KEYS: Final = ("succeeded", "failed", "skipped", "canceled", "timedOut")
 _SUMMARY_KEYS: Final = {
     SUCCEEDED: "succeeded",
     FAILED: "failed",
@@ -24,6 +23,8 @@ _SUMMARY_KEYS: Final = {
     CANCELED: "canceled",
     TIMED_OUT: "timedOut",
 }
+#: The summary's count keys, one per row state.
+SUMMARY_KEYS: Final = tuple(_SUMMARY_KEYS.values())
 
 
 class ErrorRow(TypedDict, total=False):

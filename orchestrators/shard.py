@@ -91,7 +91,7 @@ def export_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     )
     rows: list[report.ServerRow] = []
     tally = report.Tally()
-    inflight: list[tuple[Any, list[int], str | None]] = []  # (task, unit, run instance id)
+    inflight: list[tuple[Any, list[int], str | None]] = []  # (task, unit, batch instance id)
     cancel = context.wait_for_external_event(CANCEL_EVENT)
     canceled = bool(job.get("canceled"))
     next_unit = 0
@@ -105,20 +105,20 @@ def export_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         ):
             unit = units[next_unit]
             next_unit += 1
-            run_id: str | None = None
+            batch_id: str | None = None
             if dry_run:
                 task = context.call_activity(names.VALIDATE_SERVER, {"id": entries[unit[0]]["id"]})
             elif len(unit) == 1:
                 call = server_call(context, common, entries[unit[0]])
                 task = context.call_sub_orchestrator(*call)
             else:
-                run_id = run_instance_id(common["runId"], int(job.get("index", 0)), next_unit - 1)
+                batch_id = run_instance_id(common["runId"], int(job.get("index", 0)), next_unit - 1)
                 task = context.call_sub_orchestrator(
                     names.EXPORT_RUN,
                     {"servers": [entries[p] for p in unit], "common": common},
-                    run_id,
+                    batch_id,
                 )
-            inflight.append((task, unit, run_id))
+            inflight.append((task, unit, batch_id))
             started = True
         if canceled:
             # Probed servers were already submitted (they head the window); the rest never are.
@@ -139,7 +139,7 @@ def export_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             continue
         if winner is cancel:
             canceled = True
-            yield from relay_cancel(context, [run for _, _, run in inflight if run is not None])
+            yield from relay_cancel(context, [b for _, _, b in inflight if b is not None])
             continue
         index = next(i for i, (task, _, _) in enumerate(inflight) if task is winner)
         _, unit, _ = inflight.pop(index)

@@ -28,17 +28,10 @@ from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
 from triggers.instances import query_instances
 from triggers.responses import error_response, json_response
-from triggers.runs import read_target, start_run
+from triggers.runs import RUNNING, read_target, start_run
 
 logger = logging.getLogger(__name__)
 bp = df.Blueprint()
-
-RUNNING = (OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending)
-FINISHED = (
-    OrchestrationRuntimeStatus.Completed,
-    OrchestrationRuntimeStatus.Failed,
-    OrchestrationRuntimeStatus.Terminated,
-)
 
 
 def _configured() -> tuple[Settings, Sealer]:

@@ -7,14 +7,18 @@ the work. The target is started first, so the run's first submission always find
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import azure.durable_functions as df
+from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
 from mysqlexport import function_names as names
 from mysqlexport.durable_ids import target_instance_id
+from mysqlexport.jobs import sealed_target_of
+
+#: The statuses of an instance that has not finished.
+RUNNING = (OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending)
 
 
 async def start_target(
@@ -38,12 +42,5 @@ async def start_run(
 async def read_target(client: df.DurableOrchestrationClient, run_id: str) -> dict[str, Any] | None:
     """The sealed target a run was started with, or None when it is gone (purged)."""
     status = await client.get_status(target_instance_id(run_id), show_input=True)
-    value: Any = getattr(status, "input_", None)
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None
-    if isinstance(value, dict) and isinstance(value.get("sealedTarget"), str):
-        return {"sealedTarget": value["sealedTarget"]}
-    return None
+    sealed = sealed_target_of(getattr(status, "input_", None))
+    return None if sealed is None else {"sealedTarget": sealed}

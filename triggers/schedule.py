@@ -17,7 +17,6 @@ import os
 
 import azure.durable_functions as df
 import azure.functions as func
-from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
 from mysqlexport import function_names as names
 from mysqlexport.durable_ids import SCHEDULE_INSTANCE_ID, new_run_id
@@ -26,12 +25,11 @@ from mysqlexport.jobs import fleet_job, target_input
 from mysqlexport.request import parse_request
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
-from triggers.runs import start_target
+from triggers.runs import RUNNING, start_target
 
 logger = logging.getLogger(__name__)
 bp = df.Blueprint()
 SCHEDULED_PREFIX = "sched"
-RUNNING = (OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending)
 
 
 @bp.timer_trigger(arg_name="timer", schedule="%EXPORT_SCHEDULE%", run_on_startup=False)
