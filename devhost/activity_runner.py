@@ -32,9 +32,8 @@ orchestrator reading the timestamp learns when its activity ended.
 from __future__ import annotations
 
 import json
-import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from azure.functions._durable_functions import df_dumps, df_loads
@@ -114,20 +113,6 @@ async def execute_activity_async(
         return _encode(await function.user_function(**kwargs))
     except Exception as err:  # noqa: BLE001 - any failure of user code becomes TaskFailed
         return Raised.of(err)
-
-
-def run_activity(
-    function: IndexedFunction,
-    *,
-    task_id: int,
-    input_text: str | None,
-    app_dir: str,
-    clock: Callable[[], float],
-) -> HistoryEvent:
-    """Invoke a synchronous ``function`` on the calling thread and return its TaskCompleted or
-    TaskFailed event, stamped by ``clock`` once the function has returned."""
-    outcome = execute_activity(function, activity_arguments(function, input_text), app_dir)
-    return completion_event(function, outcome, task_id, clock())
 
 
 def completion_event(
@@ -213,16 +198,4 @@ def _dotnet_exception(
 def _task_failed(task_id: int, timestamp: float, reason: str, details: str) -> HistoryEvent:
     return make_event(
         EventType.TASK_FAILED, timestamp, TaskScheduledId=task_id, Reason=reason, Details=details
-    )
-
-
-def failure_event(name: str, error: BaseException, timestamp: float, task_id: int) -> HistoryEvent:
-    """Build the TaskFailed event for an activity that raised ``error``."""
-    message = str(error) or type(error).__name__
-    return make_event(
-        EventType.TASK_FAILED,
-        timestamp,
-        TaskScheduledId=task_id,
-        Reason=f"Activity function '{name}' failed: {type(error).__name__}: {message}",
-        Details="".join(traceback.format_exception(error)),
     )

@@ -11,7 +11,7 @@ Per activity name, a *plan* saying which invocations of that activity are hit (s
 ``raises``
     The invocation raises ``InjectedActivityError`` before the activity's own code runs (as a
     settings error raised before the activity's ``try`` would). The history gets ``TaskFailed``
-    exactly as for any exception of user code (``devhost.activity_runner.failure_event``).
+    exactly as for any exception of user code (``devhost.activity_runner.completion_event``).
 ``worker_dies``
     The language-worker process dies mid-activity: the activity's code runs to its end (its side
     effects happen) and the process exits before the result reaches the host. The Functions host
