@@ -15,10 +15,9 @@ from devhost import DevHost
 from devhost.indexing import FunctionKind
 from mysqlexport.sealing import Sealer
 from tests.e2e.conftest import Stack, discover_body
+from tests.waits import HANG_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
-#: A bound only a hang reaches (never a statement about speed: the machine may be busy).
-HANG_SECONDS = 300.0
 ERROR = (
     "Microsoft.Azure.WebJobs.Host: Error indexing method 'Functions.scheduled_export'. "
     "Microsoft.Azure.WebJobs.Host: '%EXPORT_SCHEDULE%' does not resolve to a value."

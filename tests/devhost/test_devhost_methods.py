@@ -14,10 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devhost import DevHost, VirtualClock
+from tests.waits import HANG_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
-#: A bound only a hang reaches (never a statement about speed: the machine may be busy).
-HANG_SECONDS = 300.0
 TCHAR = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 

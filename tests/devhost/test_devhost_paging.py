@@ -14,10 +14,9 @@ from azure.durable_functions import DurableOrchestrationClient
 from devhost import DevHost
 from devhost.invoke import shared_loop
 from devhost.management import CONTINUATION_HEADER, QueryPaging, paging_default
+from tests.waits import HANG_SECONDS
 
 PREFIX = "page-"
-#: A bound only a hang reaches (never a statement about speed: the machine may be busy).
-HANG_SECONDS = 300.0
 COUNT = 250
 
 

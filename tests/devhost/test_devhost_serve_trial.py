@@ -22,10 +22,9 @@ from devhost import DevHost
 from devhost.cli import STORE_FILE, build_parser, serve
 from devhost.trial import SETTINGS_FILE, apply_local_defaults
 from tests.e2e.conftest import Stack, discover_body
+from tests.waits import HANG_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
-#: A bound only a hang reaches (never a statement about speed: the machine may be busy).
-HANG_SECONDS = 300.0
 ARM_SETTINGS = ("ARM_ENDPOINT", "IDENTITY_ENDPOINT", "IDENTITY_HEADER")
 #: Every app setting the README names: none may come from the caller's environment here.
 APP_SETTINGS = (

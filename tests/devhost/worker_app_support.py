@@ -7,15 +7,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.waits import HANG_SECONDS
+
 WORKER_APP = Path(__file__).parent / "worker_app"
 if str(WORKER_APP) not in sys.path:
     sys.path.insert(0, str(WORKER_APP))
 
 import devhost_worker_state as worker_state  # noqa: E402 - needs the worker app on sys.path
 
-#: The bound on every wait in these tests: only a hang reaches it, however loaded the machine
-#: (the same 300 s as the other devhost tests; no wait is a statement about speed).
-HANG_SECONDS = 300.0
 #: A spawned worker process imports the app before its first invocation: only a hang takes
 #: this long.
 STARTUP = HANG_SECONDS
