@@ -80,8 +80,8 @@ _NAMED: Final = 5
 
 def may_have_started(error: Mapping[str, Any]) -> bool:
     """True when a submission that ended in ``error`` may still have been accepted."""
-    status = error.get("status")
-    if isinstance(status, bool) or not isinstance(status, int):
+    status = _status(error)
+    if status is None:
         # No answer: a transport failure (sent or not, nobody can tell) or the activity failed;
         # a permanent error without a status never left the app (no token, a refused URL).
         return bool(error.get("transient"))
@@ -90,10 +90,8 @@ def may_have_started(error: Mapping[str, Any]) -> bool:
 
 def is_refusal(error: Mapping[str, Any]) -> bool:
     """True for a 4xx that refuses the submission (not one of the waited-out 408, 409, 429)."""
-    status = error.get("status")
-    if isinstance(status, bool) or not isinstance(status, int):
-        return False
-    return 400 <= status < 500 and status not in _WAITED_OUT
+    status = _status(error)
+    return status is not None and 400 <= status < 500 and status not in _WAITED_OUT
 
 
 def is_unknown_refusal(error: Mapping[str, Any]) -> bool:
@@ -167,6 +165,12 @@ def outcome_unknown(
         "running or done is unknown: check the target storage before exporting this server again"
     )
     return {"code": OUTCOME_UNKNOWN, "message": redact_text(message)[:2000]}
+
+
+def _status(error: Mapping[str, Any]) -> int | None:
+    """The HTTP status the error carries, None when there was no answer."""
+    status = error.get("status")
+    return None if isinstance(status, bool) or not isinstance(status, int) else status
 
 
 def _describe(error: Mapping[str, Any]) -> str:

@@ -66,7 +66,7 @@ def _submission_notes(job: Mapping[str, Any], state: Mapping[str, Any]) -> list[
                 job["backupName"],
             )
         ]
-    if state.get("outcomeKnown"):  # a 200 result, or a refusal on the request's own merits
+    if state.get("outcomeKnown"):  # a 200 result, or a refusal (whose own note, if any, says it)
         return []
     return [submissions.unanswered_only_note(record, job["backupName"])]
 
