@@ -16,6 +16,7 @@ from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
+import requests
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
 from mysqlexport import report
@@ -26,7 +27,7 @@ from mysqlexport.jobs import fleet_job, retry_job, target_input
 from mysqlexport.request import MAX_BODY_BYTES, RequestInvalid, parse_request
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
-from triggers.instances import query_instances
+from triggers.instances import QueryFailed, query_instances
 from triggers.responses import error_response, json_response
 from triggers.runs import RUNNING, read_target, start_run
 
@@ -160,7 +161,13 @@ async def get_export(
     run_id, status, missing = await _find_run(client, req)
     if missing is not None:
         return missing
-    return json_response(await _progress(client, run_id, status))
+    try:
+        return json_response(await _progress(client, run_id, status))
+    except (QueryFailed, requests.RequestException) as err:
+        logger.warning("progress of run %s unavailable: %s", run_id, err)
+        return error_response(
+            503, "ProgressUnavailable", f"the task hub did not answer for run {run_id}; try again"
+        )
 
 
 @bp.route(route="exports/{runId}/cancel", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)

@@ -88,9 +88,9 @@ def test_the_answers_of_each_route(doc: dict[str, Any]) -> None:
     }
     assert answers == {
         ("/exports", "post"): {"202", "400", "401", "413", "500"},
-        ("/exports/{runId}", "get"): {"200", "401", "404"},
+        ("/exports/{runId}", "get"): {"200", "401", "404", "503"},
         ("/exports/{runId}/cancel", "post"): {"202", "401", "404", "409"},
-        ("/exports/{runId}/retry-failed", "post"): {"202", "401", "404", "409", "500"},
+        ("/exports/{runId}/retry-failed", "post"): {"202", "401", "404", "409"},
     }
     for path, method in (("/exports", "post"), ("/exports/{runId}/retry-failed", "post")):
         started = paths[path][method]["responses"]["202"]
