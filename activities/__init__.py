@@ -6,7 +6,7 @@ list must be opened) from app settings for this call, and hands over to the plai
 parameterised generics there.
 """
 
-from activities.exports import (
+from activities.functions import (
     bp,
     list_scope,
     read_result,

@@ -23,9 +23,9 @@ from armemulator import Emulator, EmulatorConfig, ServerSpec, VirtualClock
 from devhost import DevHost
 from devhost.config import app_settings
 from devhost.protocol import EventType
-from mysqlexport.durable_ids import server_prefix, target_instance_id
 from mysqlexport.request import MAX_SAS_LENGTH, MAX_SAS_URIS
 from mysqlexport.sealing import Sealer
+from workflow.instance_ids import server_prefix, target_instance_id
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSCRIPTION = "ffffffff-ffff-ffff-ffff-ffffffffffff"

@@ -41,8 +41,8 @@ from bench.scenarios import (
     run_watched,
 )
 from devhost.protocol import EventType, event_type
-from mysqlexport.durable_ids import server_instance_id
 from mysqlexport.ids import ServerId
+from workflow.instance_ids import server_instance_id
 
 PARTS = ("poll timing", "timer firing", "status read", "completion", "total")
 

@@ -26,9 +26,9 @@ from bench.emuproc import EmulatorProcess, emulator_config
 from devhost import DevHost
 from devhost.clock import Clock as HostClock
 from devhost.config import app_settings
-from mysqlexport.durable_ids import server_instance_id
 from mysqlexport.ids import ServerId
 from mysqlexport.sealing import Sealer
+from workflow.instance_ids import server_instance_id
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSCRIPTION = "ffffffff-ffff-ffff-ffff-ffffffffffff"

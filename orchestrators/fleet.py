@@ -27,8 +27,6 @@ import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskState
 
 from mysqlexport import discovery, naming, report
-from mysqlexport import function_names as names
-from mysqlexport.durable_ids import shard_instance_id
 from mysqlexport.errors import InvalidRequest
 from mysqlexport.ids import ServerId
 from mysqlexport.redaction import redact_text
@@ -37,6 +35,8 @@ from orchestrators.blueprint import bp
 from orchestrators.timeutil import after, iso, utc
 from orchestrators.units import CANCEL_EVENT, activity_crash, canceled_row, relay_cancel
 from orchestrators.window import gather, wait_any
+from workflow import names
+from workflow.instance_ids import shard_instance_id
 
 DEFAULT_SHARD_SIZE = 500
 #: A shard whose window has this many slots ends about as evenly as one global window would;

@@ -14,9 +14,9 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from mysqlexport import function_names as names
 from mysqlexport.redaction import redact_text
 from orchestrators.blueprint import bp
+from workflow import names
 
 
 @bp.orchestration_trigger(context_name="context")

@@ -22,12 +22,12 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from mysqlexport import function_names as names
 from mysqlexport import lro, report, submissions
 from mysqlexport.rules import RetryPolicy, next_streak, poll_retry_delay, submit_retry_delay
 from orchestrators.blueprint import bp
 from orchestrators.timeutil import CompletionTimes, after, iso, parse, utc
 from orchestrators.units import activity_crash
+from workflow import names
 
 CONTINUE_AS_NEW_POLLS = 40
 #: The row's note when the export Succeeded but its final result could not be read.

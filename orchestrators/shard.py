@@ -15,9 +15,7 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskState
 
-from mysqlexport import function_names as names
 from mysqlexport import report
-from mysqlexport.durable_ids import run_instance_id
 from orchestrators.blueprint import bp
 from orchestrators.run import plan_units, server_row
 from orchestrators.units import (
@@ -28,6 +26,8 @@ from orchestrators.units import (
     server_call,
 )
 from orchestrators.window import wait_any
+from workflow import names
+from workflow.instance_ids import run_instance_id
 
 __all__ = ["CANCEL_EVENT", "canceled_row", "dry_run_row", "export_shard"]
 

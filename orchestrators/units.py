@@ -8,12 +8,12 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from mysqlexport import function_names as names
 from mysqlexport import report
-from mysqlexport.durable_ids import server_instance_id
 from mysqlexport.ids import ServerId
 from mysqlexport.redaction import redact_text
 from orchestrators.timeutil import after, iso
+from workflow import names
+from workflow.instance_ids import server_instance_id
 
 CANCEL_EVENT = names.CANCEL_EVENT
 SERVER_SETTINGS = ("runId", "backupFormat", "poll", "retry")

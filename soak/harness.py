@@ -30,6 +30,7 @@ from typing import Any
 
 import requests
 
+from activities import arm_calls as operations
 from armemulator import (
     Counters,
     Emulator,
@@ -42,13 +43,13 @@ from armemulator import (
 )
 from devhost import DevHost, HostFaults, RuntimeStatus, Store, StoreStats
 from devhost.config import app_settings
-from mysqlexport import discovery, operations
+from mysqlexport import discovery
 from mysqlexport.arm import ArmClient, default_credential
-from mysqlexport.durable_ids import server_prefix
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
 from orchestrators.fleet import plan_shards, probe_indices
 from soak.leaks import Finding, LogScanner, SecretScanner
+from workflow.instance_ids import server_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSCRIPTION = "ffffffff-ffff-ffff-ffff-ffffffffffff"

@@ -23,15 +23,15 @@ from armemulator import Emulator, EmulatorConfig, ServerSpec, VirtualClock
 from devhost import DevHost, Store
 from devhost.config import app_settings
 from devhost.store import Instance
-from mysqlexport.durable_ids import (
+from mysqlexport.sealing import Sealer
+from soak.harness import SoakConfig
+from workflow.instance_ids import (
     SCHEDULE_INSTANCE_ID,
     run_prefix,
     server_prefix,
     shard_prefix,
     target_instance_id,
 )
-from mysqlexport.sealing import Sealer
-from soak.harness import SoakConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,16 +20,16 @@ import requests
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
 from mysqlexport import report
-from mysqlexport.durable_ids import is_run_id, new_run_id, server_prefix, shard_instance_id
 from mysqlexport.errors import SettingsError
-from mysqlexport.function_names import CANCEL_EVENT
-from mysqlexport.jobs import fleet_job, retry_job, target_input
 from mysqlexport.request import MAX_BODY_BYTES, RequestInvalid, parse_request
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
 from triggers.instances import QueryFailed, query_instances
 from triggers.responses import error_response, json_response
 from triggers.runs import RUNNING, read_target, start_run
+from workflow.instance_ids import is_run_id, new_run_id, server_prefix, shard_instance_id
+from workflow.jobs import fleet_job, retry_job, target_input
+from workflow.names import CANCEL_EVENT
 
 logger = logging.getLogger(__name__)
 bp = df.Blueprint()

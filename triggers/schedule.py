@@ -18,14 +18,14 @@ import os
 import azure.durable_functions as df
 import azure.functions as func
 
-from mysqlexport import function_names as names
-from mysqlexport.durable_ids import SCHEDULE_INSTANCE_ID, new_run_id
 from mysqlexport.errors import ExportError
-from mysqlexport.jobs import fleet_job, target_input
 from mysqlexport.request import parse_request
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
 from triggers.runs import RUNNING, start_target
+from workflow import names
+from workflow.instance_ids import SCHEDULE_INSTANCE_ID, new_run_id
+from workflow.jobs import fleet_job, target_input
 
 logger = logging.getLogger(__name__)
 bp = df.Blueprint()

@@ -12,9 +12,9 @@ import pytest
 from armemulator import Faults, ServerSpec, make_fleet
 from armemulator.kinds import Kind
 from devhost.indexing import FunctionKind
-from mysqlexport import function_names
 from orchestrators.server import CONTINUE_AS_NEW_POLLS
 from tests.e2e.conftest import SAS, SIG, SUB, Stack, StackFactory, discover_body, server_id
+from workflow import names as function_names
 
 
 def rows_by_name(report: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -19,8 +19,8 @@ from armemulator.kinds import Kind
 from devhost.management import QueryPaging, paging_default
 from devhost.store import RuntimeStatus
 from mysqlexport import discovery
-from mysqlexport.durable_ids import server_prefix
 from tests.e2e.conftest import SAS, SUB, StackFactory, discover_body, server_id
+from workflow.instance_ids import server_prefix
 
 
 @pytest.fixture

@@ -22,10 +22,10 @@ import pytest
 from armemulator import Faults, ServerSpec
 from devhost import HostFaults
 from mysqlexport.arm import default_credential
-from mysqlexport.durable_ids import target_instance_id
 from mysqlexport.settings import Settings
 from soak.leaks import Finding, LogScanner, SecretScanner
 from tests.e2e.conftest import SAS, SIG, SUB, StackFactory, discover_body, server_id
+from workflow.instance_ids import target_instance_id
 
 
 class Listener(ThreadingHTTPServer):

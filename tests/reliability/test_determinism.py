@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from mysqlexport import function_names as names
 from tests.reliability.replaying import orchestrate, produced, recorded
+from workflow import names
 
 HISTORIES = Path(__file__).parent / "histories"
 FIXTURES = sorted(HISTORIES.glob("*.json"))

@@ -35,7 +35,7 @@ TOKEN = (
 )
 OPAQUE = "0paque-Bearer-t0ken~value"  # not a JWT: only the "Bearer" before it gives it away
 #: The product's packages: every logger they made at import is one of the app's own.
-PRODUCT = ("activities", "orchestrators", "triggers", "mysqlexport")
+PRODUCT = ("activities", "orchestrators", "triggers", "workflow", "mysqlexport")
 
 
 class _Quiet(http.server.BaseHTTPRequestHandler):

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from mysqlexport import function_names as names
 from tests.reliability.replaying import ScriptedRun
+from workflow import names
 
 SERVER = (
     "/subscriptions/ffffffff-ffff-ffff-ffff-ffffffffffff/resourceGroups/rg"

@@ -17,7 +17,6 @@ import pytest
 import schemathesis
 from openapi_spec_validator import OpenAPIV2SpecValidator, validate
 
-from mysqlexport.durable_ids import RUN_ID_SHAPE, new_run_id
 from mysqlexport.naming import DEFAULT_TEMPLATE, MAX_TEMPLATE_LENGTH
 from mysqlexport.request import (
     BACKUP_FORMATS,
@@ -34,6 +33,7 @@ from mysqlexport.request import (
     TOP_LEVEL_FIELDS,
     parse_request,
 )
+from workflow.instance_ids import RUN_ID_SHAPE, new_run_id
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "api" / "openapi.json"
 ROUTES = {

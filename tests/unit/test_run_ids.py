@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from mysqlexport.durable_ids import (
+from triggers.schedule import SCHEDULED_PREFIX
+from workflow.instance_ids import (
     is_run_id,
     new_run_id,
     run_instance_id,
     server_instance_id,
     shard_instance_id,
 )
-from triggers.schedule import SCHEDULED_PREFIX
 
 HEX20 = "0123456789abcdef0123"
 

@@ -9,14 +9,14 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from mysqlexport import function_names as names
-from mysqlexport import operations
+from activities import arm_calls as operations
 from mysqlexport.arm import ArmClient
-from mysqlexport.durable_ids import target_instance_id
-from mysqlexport.jobs import sealed_target_of
 from mysqlexport.redaction import redact_text
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
+from workflow import names
+from workflow.instance_ids import target_instance_id
+from workflow.jobs import sealed_target_of
 
 logger = logging.getLogger(__name__)
 bp = df.Blueprint()
