@@ -9,12 +9,9 @@ catch ``ValueError`` or ``ConnectionError`` as usual.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from mysqlexport.redaction import redact_text
-
-if TYPE_CHECKING:
-    from mysqlexport.models import ExportResult
 
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -144,8 +141,24 @@ class CredentialError(ArmError):
     transient = False
 
 
+class FinalAnswer(Protocol):
+    """What ``ExportFailed`` keeps of the export's final answer (``models.ExportResult`` is one).
+
+    Declared here rather than imported so that the errors, which every module uses, depend on
+    no model: ``models`` needs ``ids``, and ``ids`` raises ``InvalidRequest``.
+    """
+
+    @property
+    def status(self) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
 class ExportFailed(ArmError):
-    """The export itself ended Failed or Canceled; ``code`` is the operation's own error code."""
+    """The export itself ended Failed or Canceled; ``code`` is the operation's own error code.
+
+    ``result`` is the final answer as ARM gave it (an ``ExportResult`` from the ARM client).
+    """
 
     code = "ExportFailed"
     transient = False
@@ -155,7 +168,7 @@ class ExportFailed(ArmError):
         message: str,
         *,
         status_text: str,
-        result: ExportResult | None = None,
+        result: FinalAnswer | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("transient", False)
