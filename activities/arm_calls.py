@@ -1,16 +1,16 @@
-"""The bodies of the workflow's activities: one ARM interaction each, answered as plain JSON.
+"""What each activity does: one ARM interaction, answered as its contract says.
 
 Activities are the only place the workflow does I/O. Each body here takes its dependencies (an
-``ArmClient``, a ``Sealer``) as arguments and returns a JSON-ready dict; the Functions glue in
-``activities/`` only builds those dependencies per call. Expected failures (ARM said no, the
-network failed) come back as ``{"kind": "error", "error": {...}}`` carrying ARM's code, because
-an exception crossing into an orchestrator is flattened to a string by the Durable SDK.
+``ArmClient``, a ``Sealer``) as arguments and returns the answer ``workflow.contracts`` names;
+the Functions glue (``activities/functions.py``) only builds those dependencies per call.
+Expected failures (ARM said no, the network failed) come back as a ``Problem`` carrying ARM's
+code, because an exception crossing into an orchestrator is flattened to a string by the
+Durable SDK.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from mysqlexport import report
@@ -20,41 +20,49 @@ from mysqlexport.errors import ExportError, ExportFailed
 from mysqlexport.ids import ServerId
 from mysqlexport.models import AcceptedOperation, ExportResult, StillRunning
 from mysqlexport.sealing import Sealer
+from workflow.contracts import (
+    Completed,
+    Failed,
+    Problem,
+    ReadRequest,
+    ResultAnswer,
+    Scope,
+    ScopeListing,
+    ServerRef,
+    StatusAnswer,
+    SubmitAnswer,
+    SubmitRequest,
+    ValidateAnswer,
+    operation,
+    problem,
+    result_json,
+    status_answer,
+)
 
 logger = logging.getLogger(__name__)
 
 
-def error_outcome(err: ExportError) -> dict[str, Any]:
-    """An expected failure as data."""
-    return {"kind": "error", "error": err.to_dict()}
-
-
-def _result_outcome(result: ExportResult) -> dict[str, Any]:
-    return {"kind": "completed", "result": result.to_dict()}
-
-
-def _failed_outcome(err: ExportFailed) -> dict[str, Any]:
+def _failed(err: ExportFailed) -> Failed:
     return {
         "kind": "failed",
-        "result": err.result.to_dict() if err.result else None,
-        "error": err.to_dict(),
+        "result": result_json(err.result) if isinstance(err.result, ExportResult) else None,
+        "error": problem(err)["error"],
     }
 
 
-def list_scope(payload: Mapping[str, Any], client: ArmClient) -> dict[str, Any]:
+def list_scope(payload: Scope, client: ArmClient) -> ScopeListing:
     """List one discovery scope (``mysqlexport.discovery.scopes``): a subscription, or some of
     its resource groups. Each listing that fails is a problem carrying ARM's own code; the rest
     of the scope is still listed.
 
-    Answers ``{"servers": [[id, storage GB or None], ...], "skipped": [rows], "matched": n,
-    "problems": [...]}``: servers whose tags match, in an allowed state, with their size hint;
-    Skipped rows (with the reason) for matching servers in another state; how many matched.
+    Answers servers whose tags match, in an allowed state, with their size hint; Skipped rows
+    (with the reason) for matching servers in another state; how many matched.
     """
     subscription = str(payload["subscription"])
     groups: list[str | None] = list(payload.get("resourceGroups") or []) or [None]
     allowed = {s.lower() for s in payload.get("states") or ["Ready"]}
     wanted_tags = {str(k).lower(): v for k, v in (payload.get("tags") or {}).items()}
-    servers: list[list[Any]] = []
+    servers: list[tuple[str, int | None]] = []
     skipped: list[report.ServerRow] = []
     problems: list[dict[str, Any]] = []
     matched = 0
@@ -67,7 +75,7 @@ def list_scope(payload: Mapping[str, Any], client: ArmClient) -> dict[str, Any]:
                     continue
                 matched += 1
                 if (info.state or "").lower() in allowed:
-                    servers.append([info.id.resource_id, info.storage_gb])
+                    servers.append((info.id.resource_id, info.storage_gb))
                     continue
                 skipped.append(
                     report.server_row(
@@ -86,7 +94,7 @@ def list_scope(payload: Mapping[str, Any], client: ArmClient) -> dict[str, Any]:
     return {"servers": servers, "skipped": skipped, "matched": matched, "problems": problems}
 
 
-def validate_server(payload: Mapping[str, Any], client: ArmClient) -> dict[str, Any]:
+def validate_server(payload: ServerRef, client: ArmClient) -> ValidateAnswer:
     """Dry run for one server: its state and how many containers its export needs."""
     server = ServerId.parse(payload["id"])
     try:
@@ -95,11 +103,11 @@ def validate_server(payload: Mapping[str, Any], client: ArmClient) -> dict[str, 
             return {"kind": "validated", "state": info.state, "numberOfContainers": None}
         containers = client.validate_backup(server)
     except ExportError as err:
-        return error_outcome(err)
+        return problem(err)
     return {"kind": "validated", "state": info.state, "numberOfContainers": containers}
 
 
-def target_unavailable(run_id: str) -> dict[str, Any]:
+def target_unavailable(run_id: str) -> Problem:
     """The answer when a run's sealed target cannot be found (its instance was purged)."""
     return {
         "kind": "error",
@@ -112,50 +120,51 @@ def target_unavailable(run_id: str) -> dict[str, Any]:
 
 
 def submit_export(
-    payload: Mapping[str, Any], client: ArmClient, sealer: Sealer, sealed_target: str
-) -> dict[str, Any]:
+    payload: SubmitRequest, client: ArmClient, sealer: Sealer, sealed_target: str
+) -> SubmitAnswer:
     """POST backupAndExport for one server, once. ``sealed_target`` is the run's sealed SAS
     list (kept once per run, never in the payload)."""
     server = ServerId.parse(payload["id"])
     try:
         sas_uris = sealer.open(sealed_target)
         outcome = client.submit_export(
-            server, payload["backupName"], sas_uris, payload.get("backupFormat")
+            server, payload["backupName"], sas_uris, payload["backupFormat"]
         )
     except ExportFailed as err:
-        return _failed_outcome(err)
+        return _failed(err)
     except ExportError as err:
         logger.info(
             "submit for %s refused: %s", server, err, extra={"server_id": server.resource_id}
         )
-        return error_outcome(err)
+        return problem(err)
     if isinstance(outcome, AcceptedOperation):
         logger.info(
             "export of %s accepted",
             server,
             extra={"server_id": server.resource_id, "arm_request_id": outcome.request_id},
         )
-        return {"kind": "accepted", "operation": outcome.to_dict()}
-    return _result_outcome(outcome)
+        return {"kind": "accepted", "operation": operation(outcome)}
+    completed: Completed = {"kind": "completed", "result": result_json(outcome)}
+    return completed
 
 
-def read_status(payload: Mapping[str, Any], client: ArmClient) -> dict[str, Any]:
+def read_status(payload: ReadRequest, client: ArmClient) -> StatusAnswer:
     """One read of the Azure-AsyncOperation status resource."""
     try:
         status = client.get_status(payload["url"])
     except ExportError as err:
-        return error_outcome(err)
-    return {"kind": "status", **status.to_dict()}
+        return problem(err)
+    return status_answer(status)
 
 
-def read_result(payload: Mapping[str, Any], client: ArmClient) -> dict[str, Any]:
+def read_result(payload: ReadRequest, client: ArmClient) -> ResultAnswer:
     """One read of the Location URL: still running, or the final result."""
     try:
         outcome = client.get_result(payload["url"])
     except ExportFailed as err:
-        return _failed_outcome(err)
+        return _failed(err)
     except ExportError as err:
-        return error_outcome(err)
+        return problem(err)
     if isinstance(outcome, StillRunning):
         return {"kind": "running", "retryAfter": outcome.retry_after}
-    return _result_outcome(outcome)
+    return {"kind": "completed", "result": result_json(outcome)}

@@ -1,22 +1,36 @@
-"""Activity triggers for fleet exports (see the package docstring)."""
+"""The activity functions: thin Functions glue around ``activities.arm_calls``.
+
+Each trigger builds an ``ArmClient`` (and the ``Sealer`` where the SAS list must be opened) from
+app settings for this call and hands over to the plain body. Trigger annotations stay bare
+``dict``: the Python worker rejects parameterised generics there; the body's contract
+(``workflow.contracts``) types what they hold.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
-from typing import Any
+from typing import Any, cast
 
 import azure.durable_functions as df
 
-from activities import arm_calls as operations
+from activities import arm_calls
 from mysqlexport.arm import ArmClient
 from mysqlexport.redaction import redact_text
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
 from workflow import names
+from workflow.contracts import (
+    ReadRequest,
+    RelayAnswer,
+    RelayRequest,
+    Scope,
+    ServerRef,
+    SubmitRequest,
+    sealed_target_of,
+)
 from workflow.instance_ids import target_instance_id
-from workflow.jobs import sealed_target_of
 
 logger = logging.getLogger(__name__)
 bp = df.Blueprint()
@@ -34,14 +48,14 @@ def _sealer() -> Sealer:
 def list_scope(payload: dict) -> dict:
     """One discovery scope: the matching servers, Skipped rows, and ARM's errors per listing."""
     with _client() as client:
-        return operations.list_scope(payload, client)
+        return dict(arm_calls.list_scope(cast(Scope, payload), client))
 
 
 @bp.activity_trigger(input_name="payload")
 def validate_server(payload: dict) -> dict:
     """Dry run for one server: state and numberOfContainers."""
     with _client() as client:
-        return operations.validate_server(payload, client)
+        return dict(arm_calls.validate_server(cast(ServerRef, payload), client))
 
 
 async def _sealed_target(client: df.DurableOrchestrationClient, run_id: str) -> str | None:
@@ -59,13 +73,14 @@ async def submit_export(payload: dict, client: df.DurableOrchestrationClient) ->
     Async because it reads the run's sealed target through the durable client; the blocking ARM
     call runs off the worker's event loop.
     """
-    sealed = await _sealed_target(client, str(payload["runId"]))
+    request = cast(SubmitRequest, payload)
+    sealed = await _sealed_target(client, request["runId"])
     if sealed is None:
-        return operations.target_unavailable(str(payload["runId"]))
+        return dict(arm_calls.target_unavailable(request["runId"]))
 
     def submit() -> dict[str, Any]:
         with _client() as arm:
-            return operations.submit_export(payload, arm, _sealer(), sealed)
+            return dict(arm_calls.submit_export(request, arm, _sealer(), sealed))
 
     return await asyncio.to_thread(submit)
 
@@ -74,14 +89,14 @@ async def submit_export(payload: dict, client: df.DurableOrchestrationClient) ->
 def read_status(payload: dict) -> dict:
     """Read the operation status (Azure-AsyncOperation URL)."""
     with _client() as client:
-        return operations.read_status(payload, client)
+        return dict(arm_calls.read_status(cast(ReadRequest, payload), client))
 
 
 @bp.activity_trigger(input_name="payload")
 def read_result(payload: dict) -> dict:
     """Read the Location URL: still running or the final result."""
     with _client() as client:
-        return operations.read_result(payload, client)
+        return dict(arm_calls.read_result(cast(ReadRequest, payload), client))
 
 
 @bp.activity_trigger(input_name="payload")
@@ -92,11 +107,12 @@ async def relay_cancel(payload: dict, client: df.DurableOrchestrationClient) -> 
     A child that has already ended answers 404/410; that is not an error here.
     """
     delivered, gone = 0, 0
-    for instance_id in payload.get("instances") or []:
+    for instance_id in cast(RelayRequest, payload)["instances"]:
         try:
             await client.raise_event(str(instance_id), names.CANCEL_EVENT, {"requested": True})
             delivered += 1
         except Exception as err:  # noqa: BLE001 - the SDK raises bare Exception for 404/410
             gone += 1
             logger.info("cancel not delivered to %s: %s", instance_id, redact_text(str(err)))
-    return {"delivered": delivered, "gone": gone}
+    answer: RelayAnswer = {"delivered": delivered, "gone": gone}
+    return dict(answer)

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 
 from bench.durations import lognormal_sampler, lower_bound
-from orchestrators.fleet import plan_shards
+from orchestrators.planning import plan_shards
 
 OVERHEAD_SECONDS = 8.0
 GIB_PER_SECOND = 50 / 1024  # the benchmark's 50 MiB/s

@@ -60,6 +60,10 @@ class Settings:
     max_concurrency: int = 20
     deadline_minutes: int = 720
     shard_size: int = 500
+    #: The most small servers exported back to back in one batch (1 turns batches off).
+    batch_max_servers: int = 4
+    #: Polls home in on an export's estimated end from the bytes moved (off: Retry-After only).
+    poll_homing: bool = True
 
     @property
     def arm_origin(self) -> tuple[str, str, int]:
@@ -98,6 +102,7 @@ class Settings:
             ("MAX_CONCURRENCY", 20.0, 1.0, 1000.0),
             ("DEADLINE_MINUTES", 720.0, 1.0, 10080.0),
             ("SHARD_SIZE", 500.0, 10.0, 5000.0),
+            ("BATCH_MAX_SERVERS", 4.0, 1.0, 16.0),
         ):
             raw = env.get(name)
             if raw is None or raw.strip() == "":
@@ -118,9 +123,14 @@ class Settings:
             and numbers["POLL_MAX_SECONDS"] < numbers["POLL_DEFAULT_SECONDS"]
         ):
             problems["POLL_MAX_SECONDS"] = "must not be smaller than POLL_DEFAULT_SECONDS"
-        for name in ("ARM_GET_RETRIES", "MAX_CONCURRENCY", "DEADLINE_MINUTES", "SHARD_SIZE"):
+        integers = ("ARM_GET_RETRIES", "MAX_CONCURRENCY", "DEADLINE_MINUTES", "SHARD_SIZE")
+        for name in (*integers, "BATCH_MAX_SERVERS"):
             if name in numbers and not numbers[name].is_integer():
                 problems[name] = "must be a whole number"
+
+        homing = env.get("POLL_HOMING", "").strip().lower() or "true"
+        if homing not in _SWITCH:
+            problems["POLL_HOMING"] = f"{homing!r} is not true or false"
 
         if problems:
             raise SettingsError(problems)
@@ -136,7 +146,13 @@ class Settings:
             max_concurrency=int(numbers["MAX_CONCURRENCY"]),
             deadline_minutes=int(numbers["DEADLINE_MINUTES"]),
             shard_size=int(numbers["SHARD_SIZE"]),
+            batch_max_servers=int(numbers["BATCH_MAX_SERVERS"]),
+            poll_homing=_SWITCH.get(homing, True),
         )
+
+
+#: How a yes/no setting may be written.
+_SWITCH: Final = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def _endpoint_problem(url: str) -> str | None:

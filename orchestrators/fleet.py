@@ -1,27 +1,26 @@
-"""``export_fleet``: one run, from the request to the report.
+"""``export_fleet``: one run, from the request to the report, in four steps.
 
-Four steps: resolve the servers (explicit, plus discovery cut into scopes, one ``list_scope``
-activity each, retrying transient listing failures on durable timers), probe the first few
-submissions (the circuit breaker: when they all fail with the same error that speaks for the
-service or the identity, the rest are reported Skipped with it instead of sending thousands of
-doomed calls), fan the servers out to shards, and build the report from every row.
+1. **Resolve** the servers: the explicit ones plus discovery, cut into scopes (one
+   ``list_scope`` activity each, transient listing failures retried on durable timers).
+2. **Probe** the first few submissions (the circuit breaker): when they all fail with the same
+   error that speaks for the service or the identity, every other server is reported Skipped
+   with it instead of sending thousands of doomed calls.
+3. **Fan out** the servers to ``export_shard`` sub-orchestrations through a sliding window
+   (``window.sliding_window``): each shard's window is a share of ``maxConcurrency``, and shards
+   start only while their windows fit in it. Shards keep every history bounded.
+4. **Report**: one row per server, from every step.
 
 No child's failure ends the run without a report: a failed listing is that scope's problem, a
 failed probe is that server's first outcome (retried like any failed submission), a failed shard
 is a row per server it held (``ShardFailed``). A ``cancel`` event is passed on to the running
-shards (``relay_cancel``), which pass it on to their running units.
-
-Concurrency is one budget for the whole run: each shard's window is a share of
-``maxConcurrency``, shards start only while their windows fit in it, and the probed servers are
-the first of their shards' windows, so an export the probe started is always one the window
-already counts.
+shards, which pass it on to their running batches.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Generator, Mapping, Sequence
-from typing import Any
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
 
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskState
@@ -29,345 +28,262 @@ from azure.durable_functions.models.Task import TaskState
 from mysqlexport import discovery, naming, report
 from mysqlexport.errors import InvalidRequest
 from mysqlexport.ids import ServerId
-from mysqlexport.redaction import redact_text
-from mysqlexport.rules import RetryPolicy, backoff, fleet_wide_error
+from mysqlexport.rules import backoff, fleet_wide_error
 from orchestrators.blueprint import bp
+from orchestrators.planning import ShardPlan, plan_shards, probe_indices
+from orchestrators.rows import SHARD_FAILED, canceled_row, child_failed_row
 from orchestrators.timeutil import after, iso, utc
-from orchestrators.units import CANCEL_EVENT, activity_crash, canceled_row, relay_cancel
-from orchestrators.window import gather, wait_any
+from orchestrators.window import gather, sliding_window
 from workflow import names
+from workflow.contracts import (
+    FleetJob,
+    RunSettings,
+    Scope,
+    ScopeListing,
+    ServerEntry,
+    ShardInput,
+    SubmitAnswer,
+    activity_crash,
+    crashed,
+    retry_policy,
+    run_settings,
+    submit_request,
+)
 from workflow.instance_ids import shard_instance_id
 
-DEFAULT_SHARD_SIZE = 500
-#: A shard whose window has this many slots ends about as evenly as one global window would;
-#: when the concurrency allows that many slots to more shards than ``shard_size`` requires, the
-#: fleet uses them (smaller shards replay shorter histories), down to MIN_SHARD_SIZE servers.
-WIDE_WINDOW = 25
-MIN_SHARD_SIZE = 100
+#: How many times a scope whose listing failed transiently is listed.
 RESOLVE_ATTEMPTS = 5
-
-
-def plan_shards(
-    sizes: Sequence[float | None], shard_size: int, concurrency: int
-) -> list[tuple[list[int], int]]:
-    """Deal servers (largest first) to shards by predicted load: (positions, window) per shard.
-
-    ``sizes`` predicts each export's length (provisioned storage; None when unknown, counted as
-    the largest). The windows split ``concurrency`` evenly (each at least 1) and every server
-    goes, largest first, to the shard whose earliest window slot frees first, counting the
-    sizes already dealt to it (a greedy LPT over all shards' slots): the same order a single
-    global window would run them in, so shards finish together and the fixed windows cost
-    little makespan. No shard holds more than ``shard_size``; each keeps largest first. When
-    every shard can still have ``WIDE_WINDOW`` slots, the fleet is split further (shards of at
-    least ``MIN_SHARD_SIZE``): as even, and cheaper to replay.
-    """
-    count = len(sizes)
-    if count == 0:
-        return []
-    needed = -(-count // max(1, shard_size))
-    affordable = min(concurrency // WIDE_WINDOW, -(-count // MIN_SHARD_SIZE))
-    shards = min(count, max(1, needed, affordable))
-    base, extra = divmod(concurrency, shards)
-    windows = [max(1, base + (1 if i < extra else 0)) for i in range(shards)]
-    known = [float(s) for s in sizes if s is not None]
-    unknown_weight = max(known, default=1.0)
-    slots: list[list[float]] = [[0.0] * w for w in windows]
-    members: list[list[int]] = [[] for _ in range(shards)]
-    # (earliest free slot, servers dealt, shard) for every shard that still has room; ties
-    # go round the shards, so equal sizes are dealt like cards
-    frontier = [(0.0, 0, i) for i in range(shards)]
-    heapq.heapify(frontier)
-    for position, size in enumerate(sizes):
-        _, _, shard = heapq.heappop(frontier)
-        members[shard].append(position)
-        weight = max(0.0, float(size)) if size is not None else unknown_weight
-        heapq.heapreplace(slots[shard], slots[shard][0] + weight)
-        if len(members[shard]) < shard_size:
-            heapq.heappush(frontier, (slots[shard][0], len(members[shard]), shard))
-    return list(zip(members, windows, strict=True))
-
-
-def probe_indices(plan: list[tuple[list[int], int]], budget: int) -> list[int]:
-    """The servers to probe: the heads of the first shards' windows, at most ``budget``."""
-    chosen: list[int] = []
-    for positions, window in plan:
-        chosen.extend(positions[: min(window, budget - len(chosen))])
-        if len(chosen) >= budget:
-            break
-    return chosen
-
-
-def _submit_payload(entry: Mapping[str, Any], common: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "runId": common["runId"],
-        "id": entry["id"],
-        "backupName": entry["backupName"],
-        "backupFormat": common["backupFormat"],
-    }
-
-
-def _failed_scope(scope: Mapping[str, Any], error: Any) -> dict[str, Any]:
-    """The answer of a ``list_scope`` activity that raised instead of answering."""
-    problem = {"scope": discovery.describe(scope), **activity_crash(error)}
-    return {"servers": [], "skipped": [], "matched": 0, "problems": [problem]}
-
-
-def _resolve(
-    context: df.DurableOrchestrationContext, request: Mapping[str, Any], policy: RetryPolicy
-) -> Generator[Any, Any, discovery.Resolution]:
-    """Step 1: the explicit servers plus every discovery scope's answer.
-
-    A scope whose listing failed transiently (or whose activity failed) is listed again after a
-    backoff, up to ``RESOLVE_ATTEMPTS`` times; then its problem stays in the report.
-    """
-    discover = request.get("discover")
-    answers: list[Mapping[str, Any]] = []
-    pending = discovery.scopes(discover) if discover else []
-    for attempt in range(1, RESOLVE_ATTEMPTS + 1):
-        retry: list[dict[str, Any]] = []
-        for at in range(0, len(pending), discovery.SCOPES_AT_ONCE):
-            batch = pending[at : at + discovery.SCOPES_AT_ONCE]
-            tasks = [context.call_activity(names.LIST_SCOPE, scope) for scope in batch]
-            settled = yield from gather(context, tasks)
-            for scope, (ok, value) in zip(batch, settled, strict=True):
-                answer = value if ok else _failed_scope(scope, value)
-                transient = any(p.get("transient") for p in answer.get("problems") or [])
-                if transient and attempt < RESOLVE_ATTEMPTS:
-                    retry.append(scope)
-                else:
-                    answers.append(answer)
-        if not retry:
-            break
-        pending = retry
-        yield context.create_timer(after(context.current_utc_datetime, backoff(attempt, policy)))
-    return discovery.merge(request.get("servers") or [], discover, answers)
-
-
-def _entries(
-    request: Mapping[str, Any], resolution: discovery.Resolution, started: Any
-) -> tuple[list[dict[str, Any]], list[report.ServerRow]]:
-    """Each resolved server with its backup name; a row for each whose name cannot be made."""
-    entries: list[dict[str, Any]] = []
-    rows: list[report.ServerRow] = []
-    for server_id, size in zip(resolution.servers, resolution.sizes, strict=True):
-        try:
-            name = naming.expand(request["backupName"], ServerId.parse(server_id), started)
-        except InvalidRequest as err:
-            bad_name = {"code": "InvalidBackupName", "message": err.message}
-            rows.append(report.server_row(server_id, report.FAILED, error=bad_name))
-            continue
-        entries.append({"id": server_id, "backupName": name, "size": size})
-    return entries, rows
-
-
-def _probe(
-    context: df.DurableOrchestrationContext,
-    probed: list[dict[str, Any]],
-    common: Mapping[str, Any],
-    cancel: Any,
-) -> Generator[Any, Any, tuple[list[dict[str, Any]], bool]]:
-    """Step 2: submit the first few; ``(their outcomes, whether a cancel came meanwhile)``.
-
-    A probe activity that raised (a crashed worker, a timeout) is that server's transient
-    error: the breaker ignores it and the server's own orchestration submits again.
-    """
-    tasks = [context.call_activity(names.SUBMIT_EXPORT, _submit_payload(e, common)) for e in probed]
-    first = yield context.task_any([context.task_all(tasks), cancel])
-    canceled = first is cancel
-    settled = yield from gather(context, tasks)
-    outcomes = [
-        value if ok else {"kind": "error", "error": activity_crash(value)} for ok, value in settled
-    ]
-    return outcomes, canceled
-
-
-def _breaker_rows(
-    entries: list[dict[str, Any]],
-    probed: list[int],
-    outcomes: list[dict[str, Any]],
-    tripped: Mapping[str, Any],
-) -> list[report.ServerRow]:
-    """The probed servers Failed with their own errors, every other server Skipped."""
-    note = (
-        f"not submitted: the first {len(probed)} submissions all failed with "
-        f"{tripped.get('code')}: {tripped.get('message')}"
-    )
-    rows: list[report.ServerRow] = []
-    for index, entry in enumerate(entries):
-        if index in probed:
-            rows.append(
-                report.server_row(
-                    entry["id"],
-                    report.FAILED,
-                    attempts=1,
-                    backup_name=entry["backupName"],
-                    error=outcomes[probed.index(index)].get("error"),
-                )
-            )
-        else:
-            rows.append(
-                report.server_row(
-                    entry["id"],
-                    report.SKIPPED,
-                    backup_name=entry["backupName"],
-                    error={"code": tripped.get("code"), "message": note},
-                )
-            )
-    return rows
-
-
-def _fan_out(  # noqa: PLR0917 - one step's inputs, named at the single call
-    context: df.DurableOrchestrationContext,
-    entries: list[dict[str, Any]],
-    plan: list[tuple[list[int], int]],
-    common: Mapping[str, Any],
-    concurrency: int,
-    cancel: Any,
-    canceled: bool,
-) -> Generator[Any, Any, tuple[list[report.ServerRow], bool]]:
-    """Step 3: a window over shards inside one concurrency budget; ``(rows, canceled)``."""
-    run_id = common["runId"]
-    rows: list[report.ServerRow] = []
-    pending = list(enumerate(plan))
-    running: list[tuple[Any, int, tuple[list[int], int]]] = []
-    in_use = 0
-    while pending or running:
-        if canceled:
-            # Shards holding probed (already submitted) servers still run, to follow those
-            # exports to the end; every other server not yet handed to a shard is Canceled.
-            keep = []
-            for item in pending:
-                _, (positions, _window) = item
-                if any("firstOutcome" in entries[p] for p in positions):
-                    keep.append(item)
-                else:
-                    rows.extend(canceled_row(entries[p]) for p in positions)
-            pending = keep
-        started_new = False
-        while pending and (not running or in_use + pending[0][1][1] <= concurrency):
-            index, (positions, window) = pending.pop(0)
-            shard_input: dict[str, Any] = {
-                "servers": [entries[p] for p in positions],
-                "concurrency": window,
-                "common": common,
-                "index": index,
-            }
-            if canceled:
-                shard_input["canceled"] = True
-            task = context.call_sub_orchestrator(
-                names.EXPORT_SHARD, shard_input, shard_instance_id(run_id, index)
-            )
-            running.append((task, index, (positions, window)))
-            in_use += window
-            started_new = True
-        if not running:
-            break
-        waiting = [task for task, _, _ in running] + ([] if canceled else [cancel])
-        wait, release = wait_any(context, waiting, started_new)
-        done = yield wait
-        if done is release:
-            continue
-        if done is cancel:
-            canceled = True
-            shards = [shard_instance_id(run_id, index) for _, index, _ in running]
-            yield from relay_cancel(context, shards)
-            continue
-        position = next(i for i, (task, _, _) in enumerate(running) if task is done)
-        _, _, (positions, window) = running.pop(position)
-        in_use -= window
-        if done.state is TaskState.FAILED:
-            message = redact_text(str(done.result))[:2000]
-            rows.extend(
-                report.server_row(
-                    e["id"],
-                    report.FAILED,
-                    backup_name=e["backupName"],
-                    error={"code": "ShardFailed", "message": message},
-                )
-                for e in (entries[p] for p in positions)
-            )
-        else:
-            rows.extend(done.result)
-    return rows, canceled
 
 
 @bp.orchestration_trigger(context_name="context")
 def export_fleet(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Run one fleet export; the output is the run report."""
-    job: dict[str, Any] = context.get_input()
-    request: dict[str, Any] = job["request"]
-    run_id: str = job["runId"]
-    started = utc(context.current_utc_datetime)
-    dry_run = bool(request.get("dryRun"))
-    policy = RetryPolicy(**job.get("retry", {}))
-    concurrency = max(1, int(job["maxConcurrency"]))
-    cancel = context.wait_for_external_event(CANCEL_EVENT)
-    context.set_custom_status({"phase": "resolving"})
+    fleet = FleetRun(context, context.get_input())
+    yield from fleet.resolve()
+    yield from fleet.probe()
+    yield from fleet.fan_out()
+    return fleet.report()
 
-    resolution = yield from _resolve(context, request, policy)
-    entries, bad_names = _entries(request, resolution, started)
-    rows: list[report.ServerRow] = [*resolution.skipped, *bad_names]
-    common = {
-        "runId": run_id,
-        "sasCount": job["sasCount"],
-        "backupFormat": request.get("backupFormat"),
-        "deadlineMinutes": job["deadlineMinutes"],
-        "poll": job.get("poll", {}),
-        "retry": job.get("retry", {}),
-        "dryRun": dry_run,
-    }
-    plan = plan_shards(
-        [e["size"] for e in entries],
-        int(job.get("shardSize") or DEFAULT_SHARD_SIZE),
-        concurrency,
-    )
 
-    breaker: dict[str, Any] | None = None
-    canceled = False
-    if entries and not dry_run:
-        context.set_custom_status({"phase": "probing", "total": len(entries) + len(rows)})
-        probed = probe_indices(plan, min(policy.breaker_sample, concurrency))
-        outcomes, canceled = yield from _probe(
-            context, [entries[i] for i in probed], common, cancel
-        )
-        errors = [o.get("error") if o.get("kind") == "error" else None for o in outcomes]
-        tripped = fleet_wide_error(errors, policy) if len(probed) > 1 else None
-        if tripped is not None:
-            breaker = {
-                "code": tripped.get("code"),
-                "message": tripped.get("message"),
-                "probed": len(probed),
-            }
-            rows.extend(_breaker_rows(entries, probed, outcomes, tripped))
-            entries, plan = [], []
-        else:
+class FleetRun:
+    """One execution of ``export_fleet``: the job, what each step found, and the steps."""
+
+    def __init__(self, context: df.DurableOrchestrationContext, job: FleetJob) -> None:
+        self.context = context
+        self.job = job
+        self.run: RunSettings = run_settings(job)
+        self.retry = retry_policy(job["retry"])
+        self.concurrency = max(1, job["maxConcurrency"])
+        self.started = utc(context.current_utc_datetime)
+        self.cancel = context.wait_for_external_event(names.CANCEL_EVENT)
+        self.canceled = False
+        self.entries: list[ServerEntry] = []  # the servers still to export, largest first
+        self.plan: list[ShardPlan] = []
+        self.rows: list[report.ServerRow] = []  # every server settled so far
+        self.problems: list[dict[str, Any]] = []
+        self.breaker: dict[str, Any] | None = None
+
+    # --- step 1: resolve ------------------------------------------------------------------
+
+    def resolve(self) -> Generator[Any, Any, None]:
+        """The servers to export (``entries``, planned into shards), Skipped rows, problems."""
+        self.context.set_custom_status({"phase": "resolving"})
+        request = self.job["request"]
+        discover = request.get("discover")
+        scopes = cast("list[Scope]", discovery.scopes(discover) if discover else [])
+        answers = yield from self._list_scopes(scopes)
+        resolution = discovery.merge(request.get("servers") or [], discover, answers)
+        self.problems = resolution.problems
+        self.rows.extend(resolution.skipped)
+        for server_id, size in zip(resolution.servers, resolution.sizes, strict=True):
+            try:
+                name = naming.expand(request["backupName"], ServerId.parse(server_id), self.started)
+            except InvalidRequest as err:
+                bad_name = {"code": "InvalidBackupName", "message": err.message}
+                self.rows.append(report.server_row(server_id, report.FAILED, error=bad_name))
+                continue
+            self.entries.append({"id": server_id, "backupName": name, "size": size})
+        sizes = [e["size"] for e in self.entries]
+        self.plan = plan_shards(sizes, self.job["shardSize"], self.concurrency)
+
+    def _list_scopes(self, pending: list[Scope]) -> Generator[Any, Any, list[ScopeListing]]:
+        """Every scope's listing; a scope whose listing failed transiently (or whose activity
+        failed) is listed again after a backoff, up to ``RESOLVE_ATTEMPTS`` times."""
+        answers: list[ScopeListing] = []
+        for attempt in range(1, RESOLVE_ATTEMPTS + 1):
+            retry: list[Scope] = []
+            for at in range(0, len(pending), discovery.SCOPES_AT_ONCE):
+                batch = pending[at : at + discovery.SCOPES_AT_ONCE]
+                tasks = [self.context.call_activity(names.LIST_SCOPE, scope) for scope in batch]
+                settled = yield from gather(self.context, tasks)
+                for scope, (ok, value) in zip(batch, settled, strict=True):
+                    answer: ScopeListing = value if ok else _failed_listing(scope, value)
+                    if attempt < RESOLVE_ATTEMPTS and _transient(answer):
+                        retry.append(scope)
+                    else:
+                        answers.append(answer)
+            if not retry:
+                break
+            pending = retry
+            wait = backoff(attempt, self.retry)
+            yield self.context.create_timer(after(self.context.current_utc_datetime, wait))
+        return answers
+
+    # --- step 2: probe --------------------------------------------------------------------
+
+    def probe(self) -> Generator[Any, Any, None]:
+        """Submit the heads of the first shards' windows. When every probe failed with one
+        fleet-wide error the breaker trips: nothing else is submitted. Otherwise each probed
+        server's answer goes with it (``firstOutcome``), so its orchestration goes on from it.
+        A probe activity that raised is that server's transient error."""
+        if not self.entries or self.run["dryRun"]:
+            return
+        self.context.set_custom_status({"phase": "probing", "total": self._total()})
+        probed = probe_indices(self.plan, min(self.retry.breaker_sample, self.concurrency))
+        requests = [submit_request(self.run, self.entries[i]) for i in probed]
+        tasks = [self.context.call_activity(names.SUBMIT_EXPORT, r) for r in requests]
+        first = yield self.context.task_any([self.context.task_all(tasks), self.cancel])
+        self.canceled = first is self.cancel
+        settled = yield from gather(self.context, tasks)
+        outcomes: list[SubmitAnswer] = [value if ok else crashed(value) for ok, value in settled]
+        errors = [o["error"] if o["kind"] == "error" else None for o in outcomes]
+        tripped = fleet_wide_error(errors, self.retry) if len(probed) > 1 else None
+        if tripped is None:
             for index, outcome in zip(probed, outcomes, strict=True):
-                entries[index]["firstOutcome"] = outcome
-
-    context.set_custom_status(
-        {
-            "phase": "exporting",
-            "total": len(entries) + len(rows),
-            "shards": len(plan),
-            "settled": len(rows),
-            "settledSummary": report.summarize(rows),
+                self.entries[index]["firstOutcome"] = outcome
+            return
+        self.breaker = {
+            "code": tripped.get("code"),
+            "message": tripped.get("message"),
+            "probed": len(probed),
         }
-    )
-    shard_rows, canceled = yield from _fan_out(
-        context, entries, plan, common, concurrency, cancel, canceled
-    )
-    rows.extend(shard_rows)
+        self.rows.extend(self._breaker_rows(probed, outcomes, tripped))
+        self.entries, self.plan = [], []
 
-    context.set_custom_status({"phase": "done", "total": len(rows)})
-    return report.build_report(
-        run_id,
-        iso(started),
-        iso(context.current_utc_datetime),
-        rows,
-        dry_run=dry_run,
-        request=request,
-        problems=resolution.problems,
-        breaker=breaker,
-        canceled=canceled,
-        retry_of=job.get("retryOf"),
-    )
+    def _breaker_rows(
+        self, probed: list[int], outcomes: list[SubmitAnswer], tripped: Mapping[str, Any]
+    ) -> list[report.ServerRow]:
+        """The probed servers Failed with their own errors, every other server Skipped."""
+        note = (
+            f"not submitted: the first {len(probed)} submissions all failed with "
+            f"{tripped.get('code')}: {tripped.get('message')}"
+        )
+        skipped: Mapping[str, Any] | None = {"code": tripped.get("code"), "message": note}
+        rows: list[report.ServerRow] = []
+        for index, entry in enumerate(self.entries):
+            status, error, attempts = report.SKIPPED, skipped, 0
+            if index in probed:
+                outcome = outcomes[probed.index(index)]
+                status, attempts = report.FAILED, 1
+                error = outcome["error"] if outcome["kind"] == "error" else None
+            rows.append(
+                report.server_row(
+                    entry["id"],
+                    status,
+                    attempts=attempts,
+                    backup_name=entry["backupName"],
+                    error=error,
+                )
+            )
+        return rows
+
+    # --- step 3: fan out ------------------------------------------------------------------
+
+    def fan_out(self) -> Generator[Any, Any, None]:
+        """Every shard through one window whose budget is the run's concurrency."""
+        self.context.set_custom_status(
+            {
+                "phase": "exporting",
+                "total": self._total(),
+                "shards": len(self.plan),
+                "settled": len(self.rows),
+                "settledSummary": report.summarize(self.rows),
+            }
+        )
+        units = [
+            ShardUnit(
+                self.run,
+                index,
+                [self.entries[p] for p in shard.positions],
+                shard.window,
+                self.job["batchMaxServers"],
+            )
+            for index, shard in enumerate(self.plan)
+        ]
+        rows, self.canceled = yield from sliding_window(
+            self.context, units, self.concurrency, self.cancel, self.canceled
+        )
+        self.rows.extend(rows)
+
+    # --- step 4: report -------------------------------------------------------------------
+
+    def report(self) -> dict[str, Any]:
+        """The run report: what a user reads at the end of the run."""
+        self.context.set_custom_status({"phase": "done", "total": len(self.rows)})
+        return report.build_report(
+            self.job["runId"],
+            iso(self.started),
+            iso(self.context.current_utc_datetime),
+            self.rows,
+            dry_run=self.run["dryRun"],
+            request=self.job["request"],
+            problems=self.problems,
+            breaker=self.breaker,
+            canceled=self.canceled,
+            retry_of=self.job.get("retryOf"),
+        )
+
+    def _total(self) -> int:
+        return len(self.entries) + len(self.rows)
+
+
+@dataclass(frozen=True)
+class ShardUnit:
+    """One shard in the fleet's window; it holds ``window`` of the run's concurrency."""
+
+    run: RunSettings
+    index: int
+    entries: list[ServerEntry]
+    window: int
+    batch_max_servers: int
+
+    @property
+    def cost(self) -> int:
+        return self.window
+
+    @property
+    def submitted(self) -> bool:
+        return any("firstOutcome" in entry for entry in self.entries)
+
+    @property
+    def instance_id(self) -> str:
+        return shard_instance_id(self.run["runId"], self.index)
+
+    def start(self, context: df.DurableOrchestrationContext, canceled: bool) -> Any:
+        shard: ShardInput = {
+            "run": self.run,
+            "index": self.index,
+            "window": self.window,
+            "batchMaxServers": self.batch_max_servers,
+            "servers": self.entries,
+            "canceled": canceled,
+        }
+        return context.call_sub_orchestrator(names.EXPORT_SHARD, shard, self.instance_id)
+
+    def rows(self, task: Any) -> list[report.ServerRow]:
+        if task.state is TaskState.FAILED:
+            return [child_failed_row(e, SHARD_FAILED, task.result) for e in self.entries]
+        return list(task.result)
+
+    def canceled_rows(self) -> list[report.ServerRow]:
+        return [canceled_row(entry) for entry in self.entries]
+
+
+def _failed_listing(scope: Scope, error: object) -> ScopeListing:
+    """The answer of a ``list_scope`` activity that raised instead of answering."""
+    problem = {"scope": discovery.describe(scope), **activity_crash(error)}
+    return {"servers": [], "skipped": [], "matched": 0, "problems": [problem]}
+
+
+def _transient(answer: ScopeListing) -> bool:
+    return any(p.get("transient") for p in answer["problems"])

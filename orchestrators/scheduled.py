@@ -17,13 +17,14 @@ import azure.durable_functions as df
 from mysqlexport.redaction import redact_text
 from orchestrators.blueprint import bp
 from workflow import names
+from workflow.contracts import FleetJob
 
 
 @bp.orchestration_trigger(context_name="context")
 def scheduled_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Run one scheduled export; the output names the run and its outcome."""
-    job: dict[str, Any] = context.get_input()
-    run_id: str = job["runId"]
+    job: FleetJob = context.get_input()
+    run_id = job["runId"]
     context.set_custom_status({"runId": run_id})
     task = context.call_sub_orchestrator(names.EXPORT_FLEET, job, run_id)
     try:

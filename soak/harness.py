@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import requests
 
@@ -47,8 +47,9 @@ from mysqlexport import discovery
 from mysqlexport.arm import ArmClient, default_credential
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
-from orchestrators.fleet import plan_shards, probe_indices
+from orchestrators.planning import plan_shards, probe_indices
 from soak.leaks import Finding, LogScanner, SecretScanner
+from workflow.contracts import Scope
 from workflow.instance_ids import server_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,7 +153,8 @@ def _first_submitted(config: SoakConfig) -> list[str]:
     certain to meet the run's first submission."""
     body = request_body(config)
     with ArmClient.from_settings() as client:
-        answers = [operations.list_scope(s, client) for s in discovery.scopes(body["discover"])]
+        scopes = cast("list[Scope]", discovery.scopes(body["discover"]))
+        answers = [operations.list_scope(s, client) for s in scopes]
     resolved = discovery.merge(body.get("servers") or [], body["discover"], answers)
     plan = plan_shards(resolved.sizes, config.shard_size, config.max_concurrency)
     return [resolved.servers[i] for i in probe_indices(plan, config.max_concurrency)]

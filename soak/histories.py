@@ -27,7 +27,7 @@ from mysqlexport.sealing import Sealer
 from soak.harness import SoakConfig
 from workflow.instance_ids import (
     SCHEDULE_INSTANCE_ID,
-    run_prefix,
+    batch_prefix,
     server_prefix,
     shard_prefix,
     target_instance_id,
@@ -141,12 +141,12 @@ def record(store: Store, run_id: str, folder: Path, config: SoakConfig) -> list[
         chosen.append(("export_target", target, "the run's sealed target, kept once"))
     runs = [
         found
-        for found in (store.get(i.instance_id) for i in store.query(prefix=run_prefix(run_id)))
+        for found in (store.get(i.instance_id) for i in store.query(prefix=batch_prefix(run_id)))
         if found is not None and found.status.value == "Completed"
     ]
     if runs:
         runs.sort(key=lambda i: i.instance_id)
-        chosen.append(("export_run", runs[0], "small servers exported back to back in one slot"))
+        chosen.append(("export_batch", runs[0], "small servers exported back to back in one slot"))
     servers = [
         found
         for found in (store.get(i.instance_id) for i in store.query(prefix=server_prefix(run_id)))

@@ -14,8 +14,8 @@ import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
 from workflow import names
+from workflow.contracts import sealed_target_of
 from workflow.instance_ids import target_instance_id
-from workflow.jobs import sealed_target_of
 
 #: The statuses of an instance that has not finished.
 RUNNING = (OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending)
@@ -24,7 +24,7 @@ RUNNING = (OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pendin
 async def start_target(
     client: df.DurableOrchestrationClient, run_id: str, target: Mapping[str, Any]
 ) -> None:
-    """Keep ``run_id``'s sealed target (``workflow.jobs.target_input``)."""
+    """Keep ``run_id``'s sealed target (``workflow.contracts.target_input``)."""
     await client.start_new(names.EXPORT_TARGET, target_instance_id(run_id), dict(target))
 
 

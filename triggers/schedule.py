@@ -24,8 +24,8 @@ from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
 from triggers.runs import RUNNING, start_target
 from workflow import names
+from workflow.contracts import fleet_job, target_input
 from workflow.instance_ids import SCHEDULE_INSTANCE_ID, new_run_id
-from workflow.jobs import fleet_job, target_input
 
 logger = logging.getLogger(__name__)
 bp = df.Blueprint()

@@ -55,14 +55,14 @@ def shard_prefix(run_id: str) -> str:
     return f"{run_id}:shard:"
 
 
-def run_instance_id(run_id: str, shard: int, unit: int) -> str:
-    """The instance ID of unit ``unit`` of shard ``shard`` when it is a run of several servers."""
-    return f"{run_id}:run:{shard:04d}:{unit:05d}"
+def batch_instance_id(run_id: str, shard: int, unit: int) -> str:
+    """The instance ID of unit ``unit`` of shard ``shard`` when it is a batch of servers."""
+    return f"{run_id}:batch:{shard:04d}:{unit:05d}"
 
 
-def run_prefix(run_id: str) -> str:
-    """Prefix shared by every run orchestration of ``run_id``."""
-    return f"{run_id}:run:"
+def batch_prefix(run_id: str) -> str:
+    """Prefix shared by every batch orchestration of ``run_id``."""
+    return f"{run_id}:batch:"
 
 
 def server_instance_id(run_id: str, server_key: str) -> str:

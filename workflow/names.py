@@ -11,7 +11,7 @@ from typing import Final
 EXPORT_FLEET: Final = "export_fleet"
 EXPORT_SHARD: Final = "export_shard"
 EXPORT_SERVER: Final = "export_server"
-EXPORT_RUN: Final = "export_run"
+EXPORT_BATCH: Final = "export_batch"
 EXPORT_TARGET: Final = "export_target"
 SCHEDULED_RUN: Final = "scheduled_run"
 LIST_SCOPE: Final = "list_scope"
@@ -24,7 +24,7 @@ READ_RESULT: Final = "read_result"
 ORCHESTRATORS: Final = (
     EXPORT_FLEET,
     EXPORT_SHARD,
-    EXPORT_RUN,
+    EXPORT_BATCH,
     EXPORT_SERVER,
     EXPORT_TARGET,
     SCHEDULED_RUN,

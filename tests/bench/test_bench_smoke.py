@@ -53,7 +53,7 @@ def test_makespan_scenario_end_to_end_at_a_tiny_size() -> None:
 def test_shard_simulation_runs_and_a_single_shard_is_no_worse() -> None:
     from bench.shardsim import fleet as sim_fleet  # noqa: PLC0415 - only this test needs it
     from bench.shardsim import makespan as sim_makespan  # noqa: PLC0415
-    from orchestrators.fleet import plan_shards  # noqa: PLC0415
+    from orchestrators.planning import plan_shards  # noqa: PLC0415
 
     lengths, predicted = sim_fleet(300, seed=3, noise=0.5)
     bound = lower_bound(lengths, 20)

@@ -369,7 +369,7 @@ def test_narrow_windows_export_small_servers_in_runs(make_stack: StackFactory) -
     assert stack.emu.counters().peak_exports_running == 2
     assert stack.emu.counters().requests[Kind.BACKUP_AND_EXPORT.value] == 80
     run_id = report["runId"]
-    runs = stack.host.store.query(prefix=f"{run_id}:run:")
+    runs = stack.host.store.query(prefix=f"{run_id}:batch:")
     assert len(runs) == (80 - 2) // 4 + 1  # 2 heads alone, then runs of 4 (the last of 2)
     shard = stack.host.store.get(f"{run_id}:shard:0000")
     assert shard is not None

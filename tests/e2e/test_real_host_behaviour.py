@@ -54,7 +54,7 @@ def _cancel_batches(make_stack: StackFactory) -> None:
             step=60.0,
             budget=3 * 3600.0,
         )
-        assert stack.host.store.query(prefix=f"{run_id}:run:", statuses=[RuntimeStatus.RUNNING])
+        assert stack.host.store.query(prefix=f"{run_id}:batch:", statuses=[RuntimeStatus.RUNNING])
         canceled = stack.api("POST", f"exports/{run_id}/cancel")
         assert canceled.status_code == 202
     final = stack.follow(started.headers["Location"])["output"]

@@ -18,12 +18,16 @@ SERVER = (
     "/providers/Microsoft.DBforMySQL/flexibleServers/db1"
 )
 JOB = {
-    "runId": "exp-scripted",
-    "id": SERVER,
-    "backupName": "db1-202701150800",
-    "backupFormat": None,
-    "poll": {},
-    "retry": {"transient_attempts": 6, "breaker_sample": 5},
+    "run": {
+        "runId": "exp-scripted",
+        "backupFormat": None,
+        "sasCount": 1,
+        "deadlineMinutes": 1440,
+        "dryRun": False,
+        "poll": {"defaultSeconds": 30.0, "maxSeconds": 300.0, "homing": True},
+        "retry": {"transientAttempts": 6, "breakerSample": 5},
+    },
+    "server": {"id": SERVER, "backupName": "db1-202701150800", "size": None},
     "deadline": "2027-01-16T08:00:00Z",
 }
 BUSY = {
@@ -45,16 +49,22 @@ THROTTLED = {
 }
 DONE = {
     "status": "Succeeded",
-    "percent_complete": 100,
-    "datasource_size_bytes": 2048,
-    "data_transferred_bytes": 2048,
+    "startTime": None,
+    "endTime": None,
+    "percentComplete": 100,
+    "datasourceSizeInBytes": 2048,
+    "dataTransferredInBytes": 2048,
+    "error": None,
+    "backupMetadata": None,
+    "requestId": None,
 }
 ACCEPTED = {
     "kind": "accepted",
     "operation": {
-        "async_operation_url": "https://management.azure.com/op?api-version=x",
-        "location_url": "https://management.azure.com/res?api-version=x",
-        "retry_after": 10,
+        "asyncOperationUrl": "https://management.azure.com/op?api-version=x",
+        "locationUrl": "https://management.azure.com/res?api-version=x",
+        "retryAfter": 10,
+        "requestId": None,
     },
 }
 
@@ -85,7 +95,7 @@ def test_a_transient_error_after_a_long_409_wait_is_retried_not_final() -> None:
 
 
 def test_throttled_polls_do_not_use_up_the_poll_error_budget() -> None:
-    status = {"kind": "status", "status": "Succeeded", "percent_complete": 100}
+    status = {**DONE, "kind": "status", "retryAfter": None}
     run = ScriptedRun(
         names.EXPORT_SERVER,
         JOB,

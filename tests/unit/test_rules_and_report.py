@@ -15,8 +15,8 @@ from mysqlexport.rules import (
     poll_retry_delay,
     submit_retry_delay,
 )
-from orchestrators.fleet import plan_shards, probe_indices
-from orchestrators.run import plan_units
+from orchestrators.planning import plan_batches as plan_units
+from orchestrators.planning import plan_shards, probe_indices
 
 POLICY = RetryPolicy(
     transient_attempts=3,

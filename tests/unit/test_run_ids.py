@@ -8,7 +8,7 @@ from triggers.schedule import SCHEDULED_PREFIX
 from workflow.instance_ids import (
     is_run_id,
     new_run_id,
-    run_instance_id,
+    batch_instance_id,
     server_instance_id,
     shard_instance_id,
 )
@@ -65,7 +65,7 @@ def test_ids_of_a_runs_children_are_not_run_ids() -> None:
     run = new_run_id()
     for child in (
         shard_instance_id(run, 3),
-        run_instance_id(run, 1, 2),
+        batch_instance_id(run, 1, 2),
         server_instance_id(run, "sub/rg/db"),
     ):
         assert not is_run_id(child)

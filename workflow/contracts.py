@@ -1,0 +1,512 @@
+"""The contracts: every value that crosses an orchestration or activity boundary, typed.
+
+A durable function's input and output are JSON, written into the task hub's history and read
+back on every replay, so each shape here is a ``TypedDict`` (plain JSON at run time, checked by
+mypy strict everywhere it is built or read). One key style throughout: camelCase, as ARM and
+the report write it. Nothing here is redundant: every field is read by someone.
+
+Who sends what (``->`` input, ``<-`` output)::
+
+    triggers      -> export_fleet     FleetJob (export_target keeps the sealed SAS list apart)
+    export_fleet  -> export_shard     ShardInput                    <- list[ServerRow]
+    export_shard  -> export_batch     BatchInput                    <- list[ServerRow]
+    export_shard  -> export_server    ServerInput (also batch)      <- ServerRow
+    export_fleet  <- list_scope       ScopeListing
+    export_shard  <- validate_server  ValidateAnswer
+    fleet, server <- submit_export    SubmitAnswer
+    export_server <- read_status      StatusAnswer
+    export_server <- read_result      ResultAnswer
+
+Every activity answers; an expected failure is a ``Problem`` carrying ARM's own code (an
+exception that crosses into an orchestrator is flattened to a string by the Durable SDK).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, NotRequired, TypedDict
+
+from mysqlexport.errors import ExportError
+from mysqlexport.lro import PollPolicy
+from mysqlexport.models import AcceptedOperation, ErrorDetail, ExportResult, OperationStatus
+from mysqlexport.redaction import redact_text
+from mysqlexport.report import ErrorRow, ServerRow
+from mysqlexport.request import ExportRequest
+from mysqlexport.rules import RetryPolicy
+from mysqlexport.sealing import Sealer
+from mysqlexport.settings import Settings
+
+__all__ = ["ErrorRow", "ServerRow"]
+
+# --- errors -------------------------------------------------------------------------------
+
+
+class ErrorJson(TypedDict, total=False):
+    """An error as data: ARM's own ``code`` and ``message``, and what the rules read."""
+
+    code: str
+    message: str
+    target: str
+    #: The HTTP status, absent when no answer came back.
+    status: int
+    requestId: str
+    #: The server's ``Retry-After``, seconds.
+    retryAfter: float
+    #: True when trying again may work (a transport failure, a 5xx, a crashed activity).
+    transient: bool
+
+
+class Problem(TypedDict):
+    """An activity's answer when the thing it did failed as expected (ARM said no)."""
+
+    kind: Literal["error"]
+    error: ErrorJson
+
+
+def problem(err: ExportError) -> Problem:
+    """An expected failure, as the activity answers it."""
+    error: ErrorJson = err.to_dict()  # type: ignore[assignment]  # ExportError.to_dict's keys
+    return {"kind": "error", "error": error}
+
+
+def activity_crash(err: object) -> ErrorJson:
+    """An activity that raised instead of answering (a worker crash, a timeout, a bug): keep the
+    message, never a secret. Transient: whatever it was doing may work when tried again."""
+    return {"code": "ActivityFailed", "message": redact_text(str(err))[:2000], "transient": True}
+
+
+def crashed(err: object) -> Problem:
+    """``activity_crash`` as the answer the activity would have given."""
+    return {"kind": "error", "error": activity_crash(err)}
+
+
+# --- settings every part of a run shares --------------------------------------------------
+
+
+class PollSettings(TypedDict):
+    """How long ``export_server`` waits between polls when ARM gives no ``Retry-After``."""
+
+    defaultSeconds: float
+    maxSeconds: float
+    #: Home in on the estimated end from the bytes moved (``POLL_HOMING``).
+    homing: bool
+
+
+class RetrySettings(TypedDict):
+    """How often a failed submission is tried again, and how many probes the breaker reads."""
+
+    transientAttempts: int
+    breakerSample: int
+
+
+def poll_policy(settings: PollSettings) -> PollPolicy:
+    """The polling rules for ``settings``."""
+    return PollPolicy(
+        default_seconds=settings["defaultSeconds"], max_seconds=settings["maxSeconds"]
+    )
+
+
+def retry_policy(settings: RetrySettings) -> RetryPolicy:
+    """The retry rules for ``settings``."""
+    return RetryPolicy(
+        transient_attempts=settings["transientAttempts"], breaker_sample=settings["breakerSample"]
+    )
+
+
+class RunSettings(TypedDict):
+    """What the fleet tells every shard, batch and server of one run."""
+
+    runId: str
+    backupFormat: str | None
+    #: How many SAS URIs the target has (a dry run compares it with ``numberOfContainers``).
+    sasCount: int
+    #: Each server's deadline counts from its own start.
+    deadlineMinutes: int
+    dryRun: bool
+    poll: PollSettings
+    retry: RetrySettings
+
+
+# --- the fleet ----------------------------------------------------------------------------
+
+
+class FleetJob(TypedDict):
+    """The input of ``export_fleet`` (and of ``scheduled_run``, which passes it on).
+
+    Everything an orchestrator would otherwise read from the environment is decided here, once,
+    by the trigger that starts the run, so orchestrators stay deterministic. The SAS list is not
+    here: it is sealed and kept once per run as the input of ``{runId}:target``.
+    """
+
+    runId: str
+    #: The validated request without its SAS URIs (``ExportRequest.public_dict``).
+    request: dict[str, Any]
+    sasCount: int
+    maxConcurrency: int
+    deadlineMinutes: int
+    shardSize: int
+    #: The most servers one ``export_batch`` exports back to back (1: no batches).
+    batchMaxServers: int
+    poll: PollSettings
+    retry: RetrySettings
+    retryOf: str | None
+
+
+def fleet_job(
+    run_id: str, request: ExportRequest, settings: Settings, *, retry_of: str | None = None
+) -> FleetJob:
+    """The ``export_fleet`` input for ``request``, with the app's settings."""
+    policy = RetryPolicy()
+    return {
+        "runId": run_id,
+        "request": request.public_dict(),
+        "sasCount": len(request.sas_uris),
+        "maxConcurrency": request.max_concurrency or settings.max_concurrency,
+        "deadlineMinutes": request.deadline_minutes or settings.deadline_minutes,
+        "shardSize": settings.shard_size,
+        "batchMaxServers": settings.batch_max_servers,
+        "poll": {
+            "defaultSeconds": settings.poll_default_seconds,
+            "maxSeconds": settings.poll_max_seconds,
+            "homing": settings.poll_homing,
+        },
+        "retry": {
+            "transientAttempts": policy.transient_attempts,
+            "breakerSample": policy.breaker_sample,
+        },
+        "retryOf": retry_of,
+    }
+
+
+def retry_job(run_id: str, original: FleetJob, servers: Sequence[str]) -> FleetJob:
+    """A new run for ``servers`` with the original run's options (its target is copied apart)."""
+    request = dict(original["request"])
+    request.update(servers=list(servers), discover=None)
+    return {**original, "runId": run_id, "request": request, "retryOf": original["runId"]}
+
+
+def run_settings(job: FleetJob) -> RunSettings:
+    """What every part of ``job``'s run is told."""
+    return {
+        "runId": job["runId"],
+        "backupFormat": job["request"].get("backupFormat"),
+        "sasCount": job["sasCount"],
+        "deadlineMinutes": job["deadlineMinutes"],
+        "dryRun": bool(job["request"].get("dryRun")),
+        "poll": job["poll"],
+        "retry": job["retry"],
+    }
+
+
+class TargetInput(TypedDict):
+    """The input of a run's ``export_target`` instance: the sealed SAS list, once per run."""
+
+    sealedTarget: str
+
+
+def target_input(request: ExportRequest, sealer: Sealer) -> TargetInput:
+    """The sealed target of ``request``."""
+    return {"sealedTarget": sealer.seal(request.sas_uris)}
+
+
+def sealed_target_of(value: object) -> str | None:
+    """The sealed SAS list from an ``export_target`` instance's input as a status query returns
+    it (the SDK hands it over as JSON text or as a value), or None when it is not there."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    sealed = value.get("sealedTarget") if isinstance(value, Mapping) else None
+    return sealed if isinstance(sealed, str) else None
+
+
+# --- shards, batches, servers -------------------------------------------------------------
+
+
+class ServerEntry(TypedDict):
+    """One server of a run, as the fleet hands it on."""
+
+    id: str
+    backupName: str
+    #: Provisioned storage (GB) from discovery, None when named explicitly: predicts the
+    #: export's length for planning.
+    size: int | None
+    #: The probe's submission, when the fleet already submitted this server.
+    firstOutcome: NotRequired[SubmitAnswer]
+
+
+class ShardInput(TypedDict):
+    """The input of ``export_shard``: its servers, largest first, and its window."""
+
+    run: RunSettings
+    index: int
+    window: int
+    #: The most servers one of its batches holds (1: none).
+    batchMaxServers: int
+    servers: list[ServerEntry]
+    #: The run was canceled before the shard started: only probed servers are followed.
+    canceled: bool
+
+
+class BatchInput(TypedDict):
+    """The input of ``export_batch``: a few small servers exported one after another."""
+
+    run: RunSettings
+    servers: list[ServerEntry]
+
+
+class ServerInput(TypedDict):
+    """The input of ``export_server`` (``state`` only after a continue-as-new)."""
+
+    run: RunSettings
+    server: ServerEntry
+    #: ISO 8601: past it the row is TimedOut.
+    deadline: str
+    state: NotRequired[ServerState]
+
+
+class Unanswered(TypedDict):
+    """Submissions whose answer was lost (``mysqlexport.submissions.record_unanswered``)."""
+
+    count: int
+    attempts: list[int]
+    last: str
+
+
+class ServerState(TypedDict, total=False):
+    """What ``export_server`` carries across a continue-as-new.
+
+    ``phase`` says where it is: ``submit`` (until an export is accepted) or ``poll``. Streaks are
+    ``[kind, count]`` of the failures in a row (``rules.next_streak``).
+    """
+
+    phase: Literal["submit", "poll"]
+    #: Submissions sent so far.
+    attempts: int
+    unanswered: Unanswered
+    submitStreak: list[Any]
+    #: A submission got an answer that settles whether an export ran (a result or a refusal).
+    outcomeKnown: bool
+    operation: Operation
+    submittedAt: str
+    startTime: str
+    endTime: str
+    percent: float
+    size: int
+    transferred: int
+    #: The first sample that showed bytes moved: the baseline of the transfer rate.
+    anchorAt: str
+    anchorBytes: int
+    pollStreak: list[Any]
+    #: The wait before the next poll, when the orchestration continued as new.
+    nextDelay: float
+
+
+# --- activity inputs ----------------------------------------------------------------------
+
+
+class SubmitRequest(TypedDict):
+    """``submit_export``: one POST backupAndExport (the SAS list is read from the run)."""
+
+    runId: str
+    id: str
+    backupName: str
+    backupFormat: str | None
+
+
+def submit_request(run: RunSettings, entry: ServerEntry) -> SubmitRequest:
+    """The ``submit_export`` input for ``entry``."""
+    return {
+        "runId": run["runId"],
+        "id": entry["id"],
+        "backupName": entry["backupName"],
+        "backupFormat": run["backupFormat"],
+    }
+
+
+class ReadRequest(TypedDict):
+    """``read_status`` / ``read_result``: one GET of a URL ARM gave."""
+
+    url: str
+
+
+class ServerRef(TypedDict):
+    """``validate_server``: the server to check."""
+
+    id: str
+
+
+class Scope(TypedDict):
+    """``list_scope``: a subscription, or up to 25 of its resource groups."""
+
+    subscription: str
+    resourceGroups: list[str]
+    tags: dict[str, str]
+    states: list[str]
+
+
+class RelayRequest(TypedDict):
+    """``relay_cancel``: the child instances to pass a cancel on to."""
+
+    instances: list[str]
+
+
+# --- activity answers ---------------------------------------------------------------------
+
+
+class Operation(TypedDict):
+    """An export ARM accepted: where to poll, and when first."""
+
+    locationUrl: str | None
+    asyncOperationUrl: str | None
+    retryAfter: float | None
+    requestId: str | None
+
+
+def operation(accepted: AcceptedOperation) -> Operation:
+    """``accepted`` as JSON."""
+    return {
+        "locationUrl": accepted.location_url,
+        "asyncOperationUrl": accepted.async_operation_url,
+        "retryAfter": accepted.retry_after,
+        "requestId": accepted.request_id,
+    }
+
+
+class ExportFigures(TypedDict):
+    """The figures of an export, from its status or its final result."""
+
+    status: str
+    startTime: str | None
+    endTime: str | None
+    percentComplete: float | None
+    datasourceSizeInBytes: int | None
+    dataTransferredInBytes: int | None
+    error: ErrorJson | None
+
+
+class ResultJson(ExportFigures):
+    """The final ``BackupAndExportResponse``."""
+
+    backupMetadata: str | None
+    requestId: str | None
+
+
+def _error(detail: ErrorDetail | None) -> ErrorJson | None:
+    return detail.to_dict() if detail else None  # type: ignore[return-value]  # code, message, target
+
+
+def result_json(result: ExportResult) -> ResultJson:
+    """``result`` as JSON."""
+    return {
+        "status": result.status,
+        "startTime": result.start_time,
+        "endTime": result.end_time,
+        "percentComplete": result.percent_complete,
+        "datasourceSizeInBytes": result.datasource_size_bytes,
+        "dataTransferredInBytes": result.data_transferred_bytes,
+        "error": _error(result.error),
+        "backupMetadata": result.backup_metadata,
+        "requestId": result.request_id,
+    }
+
+
+class Accepted(TypedDict):
+    """The POST was accepted (202): poll ``operation``."""
+
+    kind: Literal["accepted"]
+    operation: Operation
+
+
+class Completed(TypedDict):
+    """The service answered with the export's final result (it Succeeded, or says how it ended)."""
+
+    kind: Literal["completed"]
+    result: ResultJson
+
+
+class Failed(TypedDict):
+    """The export failed: ARM's error, and the final result when one came with it."""
+
+    kind: Literal["failed"]
+    result: ResultJson | None
+    error: ErrorJson
+
+
+class Status(ExportFigures):
+    """One read of the Azure-AsyncOperation status resource."""
+
+    kind: Literal["status"]
+    retryAfter: float | None
+
+
+def status_answer(status: OperationStatus) -> Status:
+    """``status`` as the ``read_status`` answer."""
+    return {
+        "kind": "status",
+        "status": status.status,
+        "startTime": status.start_time,
+        "endTime": status.end_time,
+        "percentComplete": status.percent_complete,
+        "datasourceSizeInBytes": status.datasource_size_bytes,
+        "dataTransferredInBytes": status.data_transferred_bytes,
+        "error": _error(status.error),
+        "retryAfter": status.retry_after,
+    }
+
+
+def status_as_result(status: Status) -> ResultJson:
+    """A terminal status standing in for the final result that could not be read."""
+    return {
+        "status": status["status"],
+        "startTime": status["startTime"],
+        "endTime": status["endTime"],
+        "percentComplete": status["percentComplete"],
+        "datasourceSizeInBytes": status["datasourceSizeInBytes"],
+        "dataTransferredInBytes": status["dataTransferredInBytes"],
+        "error": status["error"],
+        "backupMetadata": None,
+        "requestId": None,
+    }
+
+
+class Running(TypedDict):
+    """The Location URL answered 202: not finished yet."""
+
+    kind: Literal["running"]
+    retryAfter: float | None
+
+
+class Validated(TypedDict):
+    """A dry run's answer for one server: its state, and the containers its export needs
+    (None when the server is not Ready, so not asked)."""
+
+    kind: Literal["validated"]
+    state: str | None
+    numberOfContainers: int | None
+
+
+class ScopeListing(TypedDict):
+    """``list_scope``'s answer: matching servers ``[id, storage GB or None]`` in an allowed
+    state, Skipped rows for matching servers in another, how many matched, and a problem
+    (ARM's own code, and ``scope``) for each listing that failed."""
+
+    servers: list[tuple[str, int | None]]
+    skipped: list[ServerRow]
+    matched: int
+    problems: list[dict[str, Any]]
+
+
+class RelayAnswer(TypedDict):
+    """``relay_cancel``'s answer: events raised, and children already gone."""
+
+    delivered: int
+    gone: int
+
+
+SubmitAnswer = Accepted | Completed | Failed | Problem
+StatusAnswer = Status | Problem
+ResultAnswer = Running | Completed | Failed | Problem
+ValidateAnswer = Validated | Problem
