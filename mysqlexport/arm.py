@@ -214,10 +214,10 @@ class ArmClient:
         """
         validate_backup_name(backup_name)
         if isinstance(sas_uris, str) or not sas_uris:
-            raise InvalidRequest("sasUriList", "at least one container SAS URI is required")
+            raise InvalidRequest({"sasUriList": "at least one container SAS URI is required"})
         if backup_format is not None and backup_format not in BACKUP_FORMATS:
             raise InvalidRequest(
-                "backupFormat", f"{backup_format!r} is not one of {sorted(BACKUP_FORMATS)}"
+                {"backupFormat": f"{backup_format!r} is not one of {sorted(BACKUP_FORMATS)}"}
             )
         settings: dict[str, str] = {"backupName": backup_name}
         if backup_format is not None:

@@ -50,16 +50,32 @@ class SettingsError(ExportError, ValueError):
 
 
 class InvalidRequest(ExportError, ValueError):
-    """Input from a caller is not acceptable; ``field`` names where (e.g. ``servers[3]``)."""
+    """Input from a caller is not acceptable, and nothing was done with it.
+
+    ``problems`` maps the JSON path of each bad field (``servers[3]``, ``target.sasUriList[0]``,
+    ``body`` for the body as a whole) to what is wrong with it, so one answer names every bad
+    field. Paths are redacted as well as reasons: they echo the caller's keys, and a SAS pasted
+    as a key must not come back.
+    """
 
     code = "InvalidRequest"
 
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(f"{field}: {message}")
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        if not problems:
+            raise ValueError("an InvalidRequest names at least one field")
+        self.problems = {redact_text(k): redact_text(v) for k, v in problems.items()}
+        super().__init__("; ".join(f"{k}: {v}" for k, v in self.problems.items()))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "target": self.field}
+        """ARM's error shape: each bad field a detail; ``target`` too when there is one."""
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if len(self.problems) == 1:
+            out["target"] = next(iter(self.problems))
+        out["details"] = [
+            {"code": "InvalidField", "target": path, "message": why}
+            for path, why in self.problems.items()
+        ]
+        return out
 
 
 class ArmError(ExportError):

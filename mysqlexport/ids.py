@@ -29,7 +29,7 @@ BACKUP_NAME_PATTERN: Final = re.compile(r"(^[a-z0-9]$)|(^[a-z0-9][a-z0-9-]*[a-z0
 def validate_subscription(value: str, field: str = "subscriptionId") -> str:
     """Return the subscription id in lower case, or raise ``InvalidRequest`` naming ``field``."""
     if not isinstance(value, str) or not SUBSCRIPTION_PATTERN.fullmatch(value):
-        raise InvalidRequest(field, f"{value!r} is not a subscription id (a GUID)")
+        raise InvalidRequest({field: f"{value!r} is not a subscription id (a GUID)"})
     return value.lower()
 
 
@@ -41,7 +41,7 @@ def validate_resource_group(value: str, field: str = "resourceGroupName") -> str
         or value.endswith(".")
     ):
         raise InvalidRequest(
-            field, f"{value!r} is not a resource group name (1-90 of letters, digits, -._())"
+            {field: f"{value!r} is not a resource group name (1-90 of letters, digits, -._())"}
         )
     return value
 
@@ -53,22 +53,22 @@ def validate_server_name(value: str, field: str = "serverName") -> str:
         or len(value) > SERVER_NAME_MAX
         or not SERVER_NAME_PATTERN.fullmatch(value)
     ):
-        raise InvalidRequest(
-            field,
+        why = (
             f"{value!r} is not a flexible server name (1-63 lower-case letters, digits and '-', "
-            "starting with a letter or digit and not ending with '-')",
+            "starting with a letter or digit and not ending with '-')"
         )
+        raise InvalidRequest({field: why})
     return value
 
 
 def validate_backup_name(value: str, field: str = "backupName") -> str:
     """Check a backup name against the API's pattern (lower-case letters, digits, inner '-')."""
     if not isinstance(value, str) or not BACKUP_NAME_PATTERN.fullmatch(value):
-        raise InvalidRequest(
-            field,
+        why = (
             f"{value!r} is not a valid backup name (lower-case letters, digits and '-', "
-            "starting and ending with a letter or digit)",
+            "starting and ending with a letter or digit)"
         )
+        raise InvalidRequest({field: why})
     return value
 
 
@@ -90,7 +90,7 @@ class ServerId:
         """Parse ``/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.DBforMySQL/
         flexibleServers/{name}`` (segment names case-insensitive, as ARM treats them)."""
         if not isinstance(resource_id, str):
-            raise InvalidRequest(field, "a server resource id must be a string")
+            raise InvalidRequest({field: "a server resource id must be a string"})
         parts = resource_id.strip().strip("/").split("/")
         expected = ("subscriptions", "resourcegroups", "providers", PROVIDER.lower())
         if (
@@ -101,16 +101,16 @@ class ServerId:
             or parts[5].lower() != expected[3]
             or parts[6].lower() != RESOURCE_TYPE.lower()
         ):
-            raise InvalidRequest(
-                field,
+            why = (
                 f"{resource_id!r} is not a flexible server resource id "
                 "(/subscriptions/{id}/resourceGroups/{rg}/providers/Microsoft.DBforMySQL/"
-                "flexibleServers/{name})",
+                "flexibleServers/{name})"
             )
+            raise InvalidRequest({field: why})
         try:
             return cls(parts[1], parts[3], parts[7])
         except InvalidRequest as err:
-            raise InvalidRequest(field, err.message) from err
+            raise InvalidRequest({field: err.message}) from err
 
     @property
     def resource_id(self) -> str:

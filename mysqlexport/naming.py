@@ -46,25 +46,23 @@ def _slug(value: str) -> str:
 def check_template(template: str, field: str = "backupName") -> str:
     """Refuse a template that cannot produce valid names, before anything starts."""
     if not isinstance(template, str) or not template:
-        raise InvalidRequest(field, "must be a non-empty string")
+        raise InvalidRequest({field: "must be a non-empty string"})
     if len(template) > MAX_TEMPLATE_LENGTH:
-        raise InvalidRequest(field, f"must be at most {MAX_TEMPLATE_LENGTH} characters")
+        raise InvalidRequest({field: f"must be at most {MAX_TEMPLATE_LENGTH} characters"})
     for match in _PLACEHOLDER.finditer(template):
         name = match.group(1)
         if name in ("server", "resourceGroup"):
             continue
         if name.startswith("utc:") and _DATE_FORMAT.fullmatch(name[4:]):
             continue
-        raise InvalidRequest(
-            field,
-            f"unknown placeholder {{{name}}}; use {', '.join('{' + p + '}' for p in PLACEHOLDERS)}",
-        )
+        known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+        raise InvalidRequest({field: f"unknown placeholder {{{name}}}; use {known}"})
     literal = _PLACEHOLDER.sub("", template)
     if "{" in literal or "}" in literal:
-        raise InvalidRequest(field, "has an unbalanced '{' or '}'")
+        raise InvalidRequest({field: "has an unbalanced '{' or '}'"})
     if _NOT_ALLOWED.search(literal):
         raise InvalidRequest(
-            field, "outside placeholders only lower-case letters, digits and '-' are allowed"
+            {field: "outside placeholders only lower-case letters, digits and '-' are allowed"}
         )
     return template
 
@@ -85,5 +83,5 @@ def expand(template: str, server: ServerId, started: datetime, field: str = "bac
         return validate_backup_name(value, field)
     except InvalidRequest as err:
         raise InvalidRequest(
-            field, f"expands to {value!r} for {server.name}, which the API refuses: {err.message}"
+            {field: f"expands to {value!r} for {server.name}, which the API refuses: {err.message}"}
         ) from err

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
-from mysqlexport.errors import ExportError, InvalidRequest
+from mysqlexport.errors import InvalidRequest
 from mysqlexport.ids import ServerId, validate_resource_group, validate_subscription
 from mysqlexport.naming import DEFAULT_TEMPLATE, check_template
-from mysqlexport.redaction import SecretUri, redact_text
+from mysqlexport.redaction import SecretUri
 
 MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 MAX_SERVERS: Final = 20_000
@@ -50,27 +50,6 @@ TOP_LEVEL_FIELDS: Final = frozenset(
         "dryRun",
     }
 )
-
-
-class RequestInvalid(ExportError, ValueError):
-    """Several fields are wrong; ``problems`` maps each JSON path to what is wrong with it."""
-
-    code = "InvalidRequest"
-
-    def __init__(self, problems: Mapping[str, str]) -> None:
-        # Field paths echo the caller's keys: a SAS pasted as a key must not come back.
-        self.problems = {redact_text(k): redact_text(v) for k, v in problems.items()}
-        super().__init__("; ".join(f"{k}: {v}" for k, v in self.problems.items()))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "message": "the request is invalid; nothing was started",
-            "details": [
-                {"code": "InvalidField", "target": k, "message": v}
-                for k, v in self.problems.items()
-            ],
-        }
 
 
 @dataclass(frozen=True)
@@ -188,7 +167,7 @@ def _parse_servers(value: object, problems: dict[str, str]) -> list[ServerId]:
         try:
             servers.append(ServerId.parse(raw, f"servers[{i}]"))
         except InvalidRequest as err:
-            problems[err.field] = err.message.split(": ", 1)[-1]
+            problems.update(err.problems)
     return servers
 
 
@@ -206,20 +185,22 @@ def _parse_discover(value: object, problems: dict[str, str]) -> Discovery | None
     if "subscriptions" not in value or (not raw_subs and "discover.subscriptions" not in problems):
         problems["discover.subscriptions"] = "must list at least one subscription id"
     for i, sub in enumerate(raw_subs):
+        path = f"discover.subscriptions[{i}]"
         try:
-            subs.append(validate_subscription(sub, f"discover.subscriptions[{i}]"))
-        except InvalidRequest as err:
-            problems[err.field] = "is not a subscription id (a GUID)"
+            subs.append(validate_subscription(sub, path))
+        except InvalidRequest:
+            problems[path] = "is not a subscription id (a GUID)"
     groups: list[str] = []
     if value.get("resourceGroups") is not None:
         raw = _string_list(
             value["resourceGroups"], "discover.resourceGroups", MAX_RESOURCE_GROUPS, problems
         )
         for i, rg in enumerate(raw):
+            path = f"discover.resourceGroups[{i}]"
             try:
-                groups.append(validate_resource_group(rg, f"discover.resourceGroups[{i}]"))
-            except InvalidRequest as err:
-                problems[err.field] = "is not a resource group name"
+                groups.append(validate_resource_group(rg, path))
+            except InvalidRequest:
+                problems[path] = "is not a resource group name"
     tags: dict[str, str] = {}
     raw_tags = value.get("tags")
     if raw_tags is not None:
@@ -264,10 +245,10 @@ def _parse_target(value: object, problems: dict[str, str]) -> list[SecretUri]:
 
 
 def parse_request(body: object) -> ExportRequest:
-    """Validate a decoded JSON body; raise ``RequestInvalid`` naming every bad field."""
+    """Validate a decoded JSON body; raise ``InvalidRequest`` naming every bad field."""
     problems: dict[str, str] = {}
     if not isinstance(body, Mapping):
-        raise RequestInvalid({"body": "must be a JSON object"})
+        raise InvalidRequest({"body": "must be a JSON object"})
     for name in sorted(set(body) - TOP_LEVEL_FIELDS, key=str):
         problems[str(name)[:100]] = "is not a known field"
 
@@ -285,7 +266,7 @@ def parse_request(body: object) -> ExportRequest:
     try:
         check_template(template)
     except InvalidRequest as err:
-        problems["backupName"] = err.message.split(": ", 1)[-1]
+        problems.update(err.problems)
     backup_format = body.get("backupFormat")
     if backup_format is not None and backup_format not in BACKUP_FORMATS:
         problems["backupFormat"] = f"must be one of {', '.join(BACKUP_FORMATS)}"
@@ -299,7 +280,7 @@ def parse_request(body: object) -> ExportRequest:
     for server in servers:
         unique.setdefault(server.key, server)
     if problems:
-        raise RequestInvalid(problems)
+        raise InvalidRequest(problems)
     return ExportRequest(
         servers=tuple(unique.values()),
         discover=discover,

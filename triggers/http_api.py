@@ -20,8 +20,8 @@ import requests
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
 from mysqlexport import report
-from mysqlexport.errors import SettingsError
-from mysqlexport.request import MAX_BODY_BYTES, RequestInvalid, parse_request
+from mysqlexport.errors import InvalidRequest, SettingsError
+from mysqlexport.request import MAX_BODY_BYTES, parse_request
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
 from triggers.instances import QueryFailed, query_instances
@@ -43,13 +43,13 @@ def _configured() -> tuple[Settings, Sealer]:
 def _read_body(req: func.HttpRequest) -> Any:
     body = req.get_body() or b""
     if len(body) > MAX_BODY_BYTES:
-        raise RequestInvalid({"body": f"is larger than {MAX_BODY_BYTES} bytes"})
+        raise InvalidRequest({"body": f"is larger than {MAX_BODY_BYTES} bytes"})
     try:
         return json.loads(body.decode("utf-8")) if body else None
     except (UnicodeDecodeError, ValueError) as err:
-        raise RequestInvalid({"body": f"is not valid JSON ({type(err).__name__})"}) from err
+        raise InvalidRequest({"body": f"is not valid JSON ({type(err).__name__})"}) from err
     except RecursionError as err:  # the decoder recurses once per level of nesting
-        raise RequestInvalid({"body": "is nested too deeply to be an export request"}) from err
+        raise InvalidRequest({"body": "is nested too deeply to be an export request"}) from err
 
 
 def _status_name(status: Any) -> str | None:
@@ -92,7 +92,7 @@ async def start_export(
     """Validate the request, seal the SAS list, start ``export_fleet``; 202 + Location."""
     try:
         request = parse_request(_read_body(req))
-    except RequestInvalid as err:
+    except InvalidRequest as err:
         status = 413 if "body" in err.problems and "larger" in err.problems["body"] else 400
         return json_response({"error": err.to_dict()}, status)
     try:

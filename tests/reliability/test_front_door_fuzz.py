@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 
 from armemulator import Emulator, EmulatorConfig, VirtualClock
 from devhost import DevHost
+from mysqlexport.errors import InvalidRequest
 from mysqlexport.naming import MAX_TEMPLATE_LENGTH
 from mysqlexport.redaction import redact_text
 from mysqlexport.request import (
@@ -42,7 +43,6 @@ from mysqlexport.request import (
     MAX_SAS_URIS,
     MAX_SERVERS,
     MAX_SUBSCRIPTIONS,
-    RequestInvalid,
     parse_request,
 )
 from mysqlexport.sealing import Sealer
@@ -317,7 +317,7 @@ def expected(raw: bytes) -> tuple[int, set[str]]:
         return 400, {"body"}
     try:
         parse_request(body)
-    except RequestInvalid as err:
+    except InvalidRequest as err:
         return 400, set(err.problems)
     return 202, set()
 

@@ -49,7 +49,7 @@ def test_segment_names_are_case_insensitive_and_key_folds_case() -> None:
 def test_invalid_resource_ids_are_refused_naming_the_field(bad: str) -> None:
     with pytest.raises(InvalidRequest) as info:
         ServerId.parse(bad, field="servers[2]")
-    assert info.value.field == "servers[2]"
+    assert set(info.value.problems) == {"servers[2]"}
 
 
 @pytest.mark.parametrize("name", ["a", "7", "customer-backup-name", "x1-2-3", "a" * 200])
@@ -63,7 +63,7 @@ def test_valid_backup_names(name: str) -> None:
 def test_invalid_backup_names(name: str) -> None:
     with pytest.raises(InvalidRequest) as info:
         validate_backup_name(name)
-    assert info.value.field == "backupName"
+    assert set(info.value.problems) == {"backupName"}
 
 
 @pytest.mark.parametrize(

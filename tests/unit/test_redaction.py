@@ -70,7 +70,7 @@ def test_secret_uri_never_shows_its_signature_but_reveals_on_request() -> None:
 def test_exceptions_redact_their_messages() -> None:
     err = ArmError(f"could not reach {SAS}", status=503)
     assert SIG not in str(err) and SIG not in repr(err) and SIG not in err.message
-    bad = InvalidRequest("target.sasUriList[0]", f"{SAS} is not https")
+    bad = InvalidRequest({"target.sasUriList[0]": f"{SAS} is not https"})
     assert SIG not in str(bad)
 
 

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from mysqlexport.request import MAX_SAS_URIS, RequestInvalid, parse_request
+import mysqlexport.request
+from mysqlexport.errors import InvalidRequest
+from mysqlexport.request import MAX_SAS_URIS, parse_request
 
 SUB = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 SIG = "c2VjcmV0LXNpZw"
@@ -24,7 +26,7 @@ def body(**overrides: Any) -> dict[str, Any]:
 
 
 def problems_of(value: object) -> dict[str, str]:
-    with pytest.raises(RequestInvalid) as info:
+    with pytest.raises(InvalidRequest) as info:
         parse_request(value)
     text = str(info.value) + repr(info.value.to_dict())
     assert SIG not in text
@@ -133,3 +135,25 @@ def test_all_problems_are_reported_together() -> None:
 def test_a_secret_pasted_as_a_field_name_is_not_echoed() -> None:
     problems = problems_of({SAS: 1, "target": {"sasUriList": [SAS], SAS: 2}, "servers": [SAS]})
     assert problems  # problems_of checked that the signature is in none of them
+
+
+def test_a_refusal_says_what_is_wrong_without_the_field_in_front() -> None:
+    bad_group = server("a", "bad group")
+    problems = problems_of(body(servers=[server("a"), bad_group], backupName="{who}"))
+    assert problems["servers[1]"].startswith("resourceGroupName: 'bad group' is not")
+    assert problems["backupName"].startswith("unknown placeholder {who}; use {server}")
+
+
+def test_one_error_class_for_bad_input_in_arms_error_shape() -> None:
+    with pytest.raises(InvalidRequest) as info:  # the validators' own class (errors.py)
+        parse_request(body(backupFormat="Zip", dryRun="yes"))
+    answer = info.value.to_dict()
+    assert answer["code"] == "InvalidRequest" and "target" not in answer
+    assert [(d["code"], d["target"]) for d in answer["details"]] == [
+        ("InvalidField", "backupFormat"),
+        ("InvalidField", "dryRun"),
+    ]
+    one = InvalidRequest({"backupName": "must be a non-empty string"})
+    assert one.message == "backupName: must be a non-empty string"
+    assert one.to_dict()["target"] == "backupName"
+    assert not hasattr(mysqlexport.request, "RequestInvalid")
