@@ -105,7 +105,7 @@ SERVER_PATHS: tuple[tuple[str, str, Callable[[Instance], bool]], ...] = (
     (
         "probed",
         "submitted by the fleet's probe: the first outcome came with the input",
-        lambda i: bool(_input(i).get("firstOutcome")),
+        lambda i: bool((_input(i).get("server") or {}).get("firstOutcome")),
     ),
 )
 
