@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         ExportError,
         ExportFailed,
         InvalidRequest,
+        RequestTooLarge,
         SettingsError,
         UntrustedUrl,
     )
@@ -48,6 +49,7 @@ _HOMES = {
     "ExportError": "errors",
     "ExportFailed": "errors",
     "InvalidRequest": "errors",
+    "RequestTooLarge": "errors",
     "SettingsError": "errors",
     "UntrustedUrl": "errors",
     "ServerId": "ids",
@@ -85,6 +87,7 @@ __all__ = [
     "ExportResult",
     "InvalidRequest",
     "OperationStatus",
+    "RequestTooLarge",
     "SecretUri",
     "ServerId",
     "ServerInfo",

@@ -29,6 +29,7 @@ from urllib.parse import urljoin
 import requests
 
 from mysqlexport import lro
+from mysqlexport.armspec import check_backup_format
 from mysqlexport.errors import (
     ArmError,
     ArmTransportError,
@@ -60,7 +61,6 @@ from mysqlexport.settings import Settings, origin_of
 logger = logging.getLogger(__name__)
 
 USER_AGENT: Final = "mysql-fleet-export/0.1 python-requests"
-BACKUP_FORMATS: Final = frozenset({"Raw", "CollatedFormat", "None"})
 MAX_PAGES: Final = 100_000
 
 
@@ -215,13 +215,9 @@ class ArmClient:
         validate_backup_name(backup_name)
         if isinstance(sas_uris, str) or not sas_uris:
             raise InvalidRequest({"sasUriList": "at least one container SAS URI is required"})
-        if backup_format is not None and backup_format not in BACKUP_FORMATS:
-            raise InvalidRequest(
-                {"backupFormat": f"{backup_format!r} is not one of {sorted(BACKUP_FORMATS)}"}
-            )
         settings: dict[str, str] = {"backupName": backup_name}
         if backup_format is not None:
-            settings["backupFormat"] = backup_format
+            settings["backupFormat"] = check_backup_format(backup_format)
         body = {
             "backupSettings": settings,
             "targetDetails": {

@@ -78,6 +78,14 @@ class InvalidRequest(ExportError, ValueError):
         return out
 
 
+class RequestTooLarge(InvalidRequest):
+    """The request body is larger than ``limit`` bytes, so it was not read (HTTP 413)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__({"body": f"is larger than {limit} bytes"})
+
+
 class ArmError(ExportError):
     """A failure talking to ARM, or one ARM reported.
 

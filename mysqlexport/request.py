@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
+from mysqlexport.armspec import check_backup_format
 from mysqlexport.errors import InvalidRequest
 from mysqlexport.ids import ServerId, validate_resource_group, validate_subscription
 from mysqlexport.naming import DEFAULT_TEMPLATE, check_template
@@ -28,7 +29,6 @@ MAX_SAS_URIS: Final = 64
 MAX_SAS_LENGTH: Final = 4_096
 MAX_CONCURRENCY: Final = 1_000
 MAX_DEADLINE_MINUTES: Final = 7 * 24 * 60
-BACKUP_FORMATS: Final = ("Raw", "CollatedFormat")
 SERVER_STATES: Final = (
     "Ready",
     "Dropping",
@@ -268,8 +268,11 @@ def parse_request(body: object) -> ExportRequest:
     except InvalidRequest as err:
         problems.update(err.problems)
     backup_format = body.get("backupFormat")
-    if backup_format is not None and backup_format not in BACKUP_FORMATS:
-        problems["backupFormat"] = f"must be one of {', '.join(BACKUP_FORMATS)}"
+    if backup_format is not None:
+        try:
+            check_backup_format(backup_format)
+        except InvalidRequest as err:
+            problems.update(err.problems)
     concurrency = _int_field(body, "maxConcurrency", 1, MAX_CONCURRENCY, problems)
     deadline = _int_field(body, "deadlineMinutes", 1, MAX_DEADLINE_MINUTES, problems)
     dry_run = body.get("dryRun", False)

@@ -20,7 +20,7 @@ import requests
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
 from mysqlexport import report
-from mysqlexport.errors import InvalidRequest, SettingsError
+from mysqlexport.errors import InvalidRequest, RequestTooLarge, SettingsError
 from mysqlexport.request import MAX_BODY_BYTES, parse_request
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
@@ -43,7 +43,7 @@ def _configured() -> tuple[Settings, Sealer]:
 def _read_body(req: func.HttpRequest) -> Any:
     body = req.get_body() or b""
     if len(body) > MAX_BODY_BYTES:
-        raise InvalidRequest({"body": f"is larger than {MAX_BODY_BYTES} bytes"})
+        raise RequestTooLarge(MAX_BODY_BYTES)
     try:
         return json.loads(body.decode("utf-8")) if body else None
     except (UnicodeDecodeError, ValueError) as err:
@@ -93,7 +93,7 @@ async def start_export(
     try:
         request = parse_request(_read_body(req))
     except InvalidRequest as err:
-        status = 413 if "body" in err.problems and "larger" in err.problems["body"] else 400
+        status = 413 if isinstance(err, RequestTooLarge) else 400
         return json_response({"error": err.to_dict()}, status)
     try:
         settings, sealer = _configured()

@@ -327,9 +327,10 @@ def test_bad_input_is_refused_before_any_request(arm: ArmClient, emulator: Emula
     with pytest.raises(InvalidRequest) as info:
         arm.submit_export(SERVER, "ok", [])
     assert set(info.value.problems) == {"sasUriList"}
-    with pytest.raises(InvalidRequest) as info:
-        arm.submit_export(SERVER, "ok", SAS, backup_format="Zip")
-    assert set(info.value.problems) == {"backupFormat"}
+    for wrong in ("Zip", "None", "raw"):  # "None" was the first preview's; the request refuses it
+        with pytest.raises(InvalidRequest) as info:
+            arm.submit_export(SERVER, "ok", SAS, backup_format=wrong)
+        assert set(info.value.problems) == {"backupFormat"}
     assert requests_of(emulator, Kind.BACKUP_AND_EXPORT) == 0
 
 

@@ -17,9 +17,9 @@ import pytest
 import schemathesis
 from openapi_spec_validator import OpenAPIV2SpecValidator, validate
 
+from mysqlexport.armspec import BACKUP_FORMATS
 from mysqlexport.naming import DEFAULT_TEMPLATE, MAX_TEMPLATE_LENGTH
 from mysqlexport.request import (
-    BACKUP_FORMATS,
     MAX_CONCURRENCY,
     MAX_DEADLINE_MINUTES,
     MAX_RESOURCE_GROUPS,

@@ -7,8 +7,11 @@ from typing import Any
 import pytest
 
 import mysqlexport.request
-from mysqlexport.errors import InvalidRequest
+from armemulator.config import backup_formats
+from mysqlexport.armspec import BACKUP_FORMATS
+from mysqlexport.errors import InvalidRequest, RequestTooLarge
 from mysqlexport.request import MAX_SAS_URIS, parse_request
+from mysqlexport.settings import DEFAULT_API_VERSION
 
 SUB = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 SIG = "c2VjcmV0LXNpZw"
@@ -157,3 +160,21 @@ def test_one_error_class_for_bad_input_in_arms_error_shape() -> None:
     assert one.message == "backupName: must be a non-empty string"
     assert one.to_dict()["target"] == "backupName"
     assert not hasattr(mysqlexport.request, "RequestInvalid")
+
+
+def test_a_body_too_large_is_a_refusal_of_its_own_kind() -> None:
+    err = RequestTooLarge(4096)
+    assert isinstance(err, InvalidRequest) and err.limit == 4096
+    assert err.problems == {"body": "is larger than 4096 bytes"}
+    assert err.to_dict()["code"] == "InvalidRequest"
+
+
+def test_backup_formats_are_the_apis_enum() -> None:
+    # The emulator's table of the enum per api-version is written from the spec independently.
+    assert set(BACKUP_FORMATS) == set(backup_formats(DEFAULT_API_VERSION))
+    for value in BACKUP_FORMATS:
+        assert parse_request(body(backupFormat=value)).backup_format == value
+    for wrong in ("None", "raw", "Zip", 1):
+        assert problems_of(body(backupFormat=wrong)) == {
+            "backupFormat": "must be one of Raw, CollatedFormat"
+        }
