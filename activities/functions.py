@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import azure.durable_functions as df
@@ -21,15 +22,7 @@ from mysqlexport.redaction import redact_text
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
 from workflow import names
-from workflow.contracts import (
-    ReadRequest,
-    RelayAnswer,
-    RelayRequest,
-    Scope,
-    ServerRef,
-    SubmitRequest,
-    sealed_target_of,
-)
+from workflow.contracts import RelayAnswer, RelayRequest, SubmitRequest, sealed_target_of
 from workflow.instance_ids import target_instance_id
 
 logger = logging.getLogger(__name__)
@@ -44,18 +37,27 @@ def _sealer() -> Sealer:
     return Sealer.from_setting(os.environ.get("SAS_SEALING_KEY"))
 
 
-@bp.activity_trigger(input_name="payload")
-def list_scope(payload: dict) -> dict:
-    """One discovery scope: the matching servers, Skipped rows, and ARM's errors per listing."""
-    with _client() as client:
-        return dict(arm_calls.list_scope(cast(Scope, payload), client))
+def _arm_activity(body: Callable[[Any, ArmClient], Mapping[str, Any]]) -> Any:
+    """Register ``body`` (``activities.arm_calls``) as the activity of the same name: it gets an
+    ARM client built for the call, and its answer goes back as a dict."""
+
+    def activity(payload: dict) -> dict:
+        with _client() as client:
+            return dict(body(payload, client))
+
+    activity.__name__ = activity.__qualname__ = body.__name__  # the function's name in the host
+    activity.__doc__ = body.__doc__
+    return bp.activity_trigger(input_name="payload")(activity)
 
 
-@bp.activity_trigger(input_name="payload")
-def validate_server(payload: dict) -> dict:
-    """Dry run for one server: state and numberOfContainers."""
-    with _client() as client:
-        return dict(arm_calls.validate_server(cast(ServerRef, payload), client))
+#: One discovery scope: the matching servers, Skipped rows, and ARM's errors per listing.
+list_scope = _arm_activity(arm_calls.list_scope)
+#: Dry run for one server: state and numberOfContainers.
+validate_server = _arm_activity(arm_calls.validate_server)
+#: Read the operation status (Azure-AsyncOperation URL).
+read_status = _arm_activity(arm_calls.read_status)
+#: Read the Location URL: still running, or the final result.
+read_result = _arm_activity(arm_calls.read_result)
 
 
 async def _sealed_target(client: df.DurableOrchestrationClient, run_id: str) -> str | None:
@@ -83,20 +85,6 @@ async def submit_export(payload: dict, client: df.DurableOrchestrationClient) ->
             return dict(arm_calls.submit_export(request, arm, _sealer(), sealed))
 
     return await asyncio.to_thread(submit)
-
-
-@bp.activity_trigger(input_name="payload")
-def read_status(payload: dict) -> dict:
-    """Read the operation status (Azure-AsyncOperation URL)."""
-    with _client() as client:
-        return dict(arm_calls.read_status(cast(ReadRequest, payload), client))
-
-
-@bp.activity_trigger(input_name="payload")
-def read_result(payload: dict) -> dict:
-    """Read the Location URL: still running or the final result."""
-    with _client() as client:
-        return dict(arm_calls.read_result(cast(ReadRequest, payload), client))
 
 
 @bp.activity_trigger(input_name="payload")
