@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from mysqlexport.errors import ExportError
 from mysqlexport.lro import PollPolicy
@@ -398,16 +398,22 @@ def _error(detail: ErrorDetail | None) -> ErrorJson | None:
     return detail.to_dict() if detail else None  # type: ignore[return-value]  # code, message, target
 
 
+def _figures(model: ExportResult | OperationStatus) -> ExportFigures:
+    return {
+        "status": model.status,
+        "startTime": model.start_time,
+        "endTime": model.end_time,
+        "percentComplete": model.percent_complete,
+        "datasourceSizeInBytes": model.datasource_size_bytes,
+        "dataTransferredInBytes": model.data_transferred_bytes,
+        "error": _error(model.error),
+    }
+
+
 def result_json(result: ExportResult) -> ResultJson:
     """``result`` as JSON."""
     return {
-        "status": result.status,
-        "startTime": result.start_time,
-        "endTime": result.end_time,
-        "percentComplete": result.percent_complete,
-        "datasourceSizeInBytes": result.datasource_size_bytes,
-        "dataTransferredInBytes": result.data_transferred_bytes,
-        "error": _error(result.error),
+        **_figures(result),
         "backupMetadata": result.backup_metadata,
         "requestId": result.request_id,
     }
@@ -444,32 +450,13 @@ class Status(ExportFigures):
 
 def status_answer(status: OperationStatus) -> Status:
     """``status`` as the ``read_status`` answer."""
-    return {
-        "kind": "status",
-        "status": status.status,
-        "startTime": status.start_time,
-        "endTime": status.end_time,
-        "percentComplete": status.percent_complete,
-        "datasourceSizeInBytes": status.datasource_size_bytes,
-        "dataTransferredInBytes": status.data_transferred_bytes,
-        "error": _error(status.error),
-        "retryAfter": status.retry_after,
-    }
+    return {"kind": "status", **_figures(status), "retryAfter": status.retry_after}
 
 
 def status_as_result(status: Status) -> ResultJson:
     """A terminal status standing in for the final result that could not be read."""
-    return {
-        "status": status["status"],
-        "startTime": status["startTime"],
-        "endTime": status["endTime"],
-        "percentComplete": status["percentComplete"],
-        "datasourceSizeInBytes": status["datasourceSizeInBytes"],
-        "dataTransferredInBytes": status["dataTransferredInBytes"],
-        "error": status["error"],
-        "backupMetadata": None,
-        "requestId": None,
-    }
+    figures = {key: value for key, value in status.items() if key not in ("kind", "retryAfter")}
+    return cast(ResultJson, {**figures, "backupMetadata": None, "requestId": None})
 
 
 class Running(TypedDict):
