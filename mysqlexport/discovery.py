@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from mysqlexport import report
 from mysqlexport.ids import ServerId
+from mysqlexport.request import DEFAULT_STATES
 
 #: Resource groups listed by one ``list_scope`` activity (each is one paged ARM list).
 GROUPS_PER_SCOPE: Final = 25
@@ -43,7 +44,7 @@ def scopes(discover: Mapping[str, Any]) -> list[dict[str, Any]]:
     )
     common = {
         "tags": dict(discover.get("tags") or {}),
-        "states": list(discover.get("states") or ["Ready"]),
+        "states": list(discover.get("states") or DEFAULT_STATES),
     }
     return [
         {"subscription": sub, "resourceGroups": chunk, **common}

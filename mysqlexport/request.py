@@ -29,6 +29,8 @@ MAX_SAS_URIS: Final = 64
 MAX_SAS_LENGTH: Final = 4_096
 MAX_CONCURRENCY: Final = 1_000
 MAX_DEADLINE_MINUTES: Final = 7 * 24 * 60
+#: The states a discovered server must be in when ``discover.states`` is not given.
+DEFAULT_STATES: Final = ("Ready",)
 SERVER_STATES: Final = (
     "Ready",
     "Dropping",
@@ -59,7 +61,7 @@ class Discovery:
     subscriptions: tuple[str, ...]
     resource_groups: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
-    states: tuple[str, ...] = ("Ready",)
+    states: tuple[str, ...] = DEFAULT_STATES
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -77,7 +79,7 @@ class Discovery:
             subscriptions=tuple(data["subscriptions"]),
             resource_groups=tuple(data.get("resourceGroups", ())),
             tags=dict(data.get("tags", {})),
-            states=tuple(data.get("states", ("Ready",))),
+            states=tuple(data.get("states", DEFAULT_STATES)),
         )
 
 
@@ -212,7 +214,7 @@ def _parse_discover(value: object, problems: dict[str, str]) -> Discovery | None
                     problems[f"discover.tags.{k[:64]}"] = "must be a string of at most 512"
                 else:
                     tags[k] = v
-    states: list[str] = ["Ready"]
+    states: list[str] = list(DEFAULT_STATES)
     if value.get("states") is not None:
         states = _string_list(value["states"], "discover.states", len(SERVER_STATES), problems)
         lowered = {s.lower(): s for s in SERVER_STATES}

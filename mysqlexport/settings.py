@@ -7,15 +7,19 @@ instead of surfacing later as a confusing ARM failure.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from mysqlexport.errors import SettingsError
+from mysqlexport.lro import PollPolicy
+from mysqlexport.request import MAX_CONCURRENCY, MAX_DEADLINE_MINUTES
 
 DEFAULT_ARM_ENDPOINT: Final = "https://management.azure.com"
 DEFAULT_ARM_SCOPE: Final = "https://management.azure.com/.default"
@@ -45,15 +49,23 @@ def origin_of(url: str) -> tuple[str, str, int]:
     return scheme, (parts.hostname or "").lower(), port
 
 
+#: The polling rules' own bounds (``lro.PollPolicy``) are the settings' defaults.
+_POLL: Final = PollPolicy()
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything configurable about talking to ARM."""
+    """Everything configurable about talking to ARM and running exports.
+
+    A field's default here is the setting's only default: ``from_env`` uses it for a setting
+    that is not set (``_PARSED`` names each field's app setting).
+    """
 
     arm_endpoint: str = DEFAULT_ARM_ENDPOINT
     arm_scope: str = DEFAULT_ARM_SCOPE
     api_version: str = DEFAULT_API_VERSION
-    poll_default_seconds: float = 30.0
-    poll_max_seconds: float = 300.0
+    poll_default_seconds: float = _POLL.default_seconds
+    poll_max_seconds: float = _POLL.max_seconds
     connect_timeout_seconds: float = 10.0
     read_timeout_seconds: float = 60.0
     get_retries: int = 2
@@ -92,67 +104,72 @@ class Settings:
         if why:
             problems["MYSQL_API_VERSION"] = why
 
-        numbers: dict[str, float] = {}
-        for name, default, low, high in (
-            ("POLL_DEFAULT_SECONDS", 30.0, 1.0, 3600.0),
-            ("POLL_MAX_SECONDS", 300.0, 1.0, 86400.0),
-            ("ARM_CONNECT_TIMEOUT_SECONDS", 10.0, 0.1, 300.0),
-            ("ARM_READ_TIMEOUT_SECONDS", 60.0, 0.1, 600.0),
-            ("ARM_GET_RETRIES", 2.0, 0.0, 10.0),
-            ("MAX_CONCURRENCY", 20.0, 1.0, 1000.0),
-            ("DEADLINE_MINUTES", 720.0, 1.0, 10080.0),
-            ("SHARD_SIZE", 500.0, 10.0, 5000.0),
-            ("BATCH_MAX_SERVERS", 4.0, 1.0, 16.0),
-        ):
-            raw = env.get(name)
-            if raw is None or raw.strip() == "":
-                numbers[name] = default
-                continue
+        values: dict[str, Any] = {
+            "arm_endpoint": endpoint,
+            "arm_scope": scope,
+            "api_version": api_version,
+        }
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+        for setting, name, parse in _PARSED:
+            raw = env.get(setting, "").strip()
             try:
-                value = float(raw)
-            except ValueError:
-                problems[name] = f"{raw!r} is not a number"
-                continue
-            if not low <= value <= high:
-                problems[name] = f"{raw!r} is out of range ({low:g} to {high:g})"
-                continue
-            numbers[name] = value
-        if (
-            "POLL_DEFAULT_SECONDS" in numbers
-            and "POLL_MAX_SECONDS" in numbers
-            and numbers["POLL_MAX_SECONDS"] < numbers["POLL_DEFAULT_SECONDS"]
-        ):
+                values[name] = parse(raw, defaults[name]) if raw else defaults[name]
+            except ValueError as err:
+                problems[setting] = str(err)
+        if values.get("poll_max_seconds", math.inf) < values.get("poll_default_seconds", 0.0):
             problems["POLL_MAX_SECONDS"] = "must not be smaller than POLL_DEFAULT_SECONDS"
-        integers = ("ARM_GET_RETRIES", "MAX_CONCURRENCY", "DEADLINE_MINUTES", "SHARD_SIZE")
-        for name in (*integers, "BATCH_MAX_SERVERS"):
-            if name in numbers and not numbers[name].is_integer():
-                problems[name] = "must be a whole number"
-
-        homing = env.get("POLL_HOMING", "").strip().lower() or "true"
-        if homing not in _SWITCH:
-            problems["POLL_HOMING"] = f"{homing!r} is not true or false"
 
         if problems:
             raise SettingsError(problems)
-        return cls(
-            arm_endpoint=endpoint,
-            arm_scope=scope,
-            api_version=api_version,
-            poll_default_seconds=numbers["POLL_DEFAULT_SECONDS"],
-            poll_max_seconds=numbers["POLL_MAX_SECONDS"],
-            connect_timeout_seconds=numbers["ARM_CONNECT_TIMEOUT_SECONDS"],
-            read_timeout_seconds=numbers["ARM_READ_TIMEOUT_SECONDS"],
-            get_retries=int(numbers["ARM_GET_RETRIES"]),
-            max_concurrency=int(numbers["MAX_CONCURRENCY"]),
-            deadline_minutes=int(numbers["DEADLINE_MINUTES"]),
-            shard_size=int(numbers["SHARD_SIZE"]),
-            batch_max_servers=int(numbers["BATCH_MAX_SERVERS"]),
-            poll_homing=_SWITCH.get(homing, True),
-        )
+        return cls(**values)
+
+
+def _number(low: float, high: float) -> Callable[[str, Any], float]:
+    """A reader of a number from ``low`` to ``high``; a whole one where the default is an int."""
+
+    def parse(raw: str, default: Any) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"{raw!r} is not a number") from None
+        if not low <= value <= high:
+            raise ValueError(f"{raw!r} is out of range ({low:g} to {high:g})")
+        if isinstance(default, int):
+            if not value.is_integer():
+                raise ValueError("must be a whole number")
+            return int(value)
+        return value
+
+    return parse
 
 
 #: How a yes/no setting may be written.
 _SWITCH: Final = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _switch(raw: str, default: Any) -> bool:
+    """A yes/no setting."""
+    try:
+        return _SWITCH[raw.lower()]
+    except KeyError:
+        raise ValueError(f"{raw!r} is not true or false") from None
+
+
+#: The settings read into a typed field: app setting, the ``Settings`` field it sets, and its
+#: reader. One that is not set (or blank) keeps the field's default.
+_PARSED: Final = (
+    ("POLL_DEFAULT_SECONDS", "poll_default_seconds", _number(1.0, 3600.0)),
+    ("POLL_MAX_SECONDS", "poll_max_seconds", _number(1.0, 86400.0)),
+    ("ARM_CONNECT_TIMEOUT_SECONDS", "connect_timeout_seconds", _number(0.1, 300.0)),
+    ("ARM_READ_TIMEOUT_SECONDS", "read_timeout_seconds", _number(0.1, 600.0)),
+    ("ARM_GET_RETRIES", "get_retries", _number(0.0, 10.0)),
+    # The app-wide window and deadline may be at most what one request may ask for.
+    ("MAX_CONCURRENCY", "max_concurrency", _number(1.0, MAX_CONCURRENCY)),
+    ("DEADLINE_MINUTES", "deadline_minutes", _number(1.0, MAX_DEADLINE_MINUTES)),
+    ("SHARD_SIZE", "shard_size", _number(10.0, 5000.0)),
+    ("BATCH_MAX_SERVERS", "batch_max_servers", _number(1.0, 16.0)),
+    ("POLL_HOMING", "poll_homing", _switch),
+)
 
 
 def _endpoint_problem(url: str) -> str | None:

@@ -8,9 +8,10 @@ import pytest
 
 import mysqlexport.request
 from armemulator.config import backup_formats
+from mysqlexport import discovery
 from mysqlexport.armspec import BACKUP_FORMATS
 from mysqlexport.errors import InvalidRequest, RequestTooLarge
-from mysqlexport.request import MAX_SAS_URIS, parse_request
+from mysqlexport.request import DEFAULT_STATES, MAX_SAS_URIS, Discovery, parse_request
 from mysqlexport.settings import DEFAULT_API_VERSION
 
 SUB = "ffffffff-ffff-ffff-ffff-ffffffffffff"
@@ -178,3 +179,10 @@ def test_backup_formats_are_the_apis_enum() -> None:
         assert problems_of(body(backupFormat=wrong)) == {
             "backupFormat": "must be one of Raw, CollatedFormat"
         }
+
+
+def test_discovery_without_states_takes_the_one_default() -> None:
+    req = parse_request({"discover": {"subscriptions": [SUB]}, "target": {"sasUriList": [SAS]}})
+    assert req.discover is not None and req.discover.states == DEFAULT_STATES == ("Ready",)
+    assert Discovery.from_dict({"subscriptions": [SUB]}).states == DEFAULT_STATES
+    assert discovery.scopes({"subscriptions": [SUB]})[0]["states"] == list(DEFAULT_STATES)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from mysqlexport.errors import SettingsError
-from mysqlexport.settings import Settings
+from mysqlexport.lro import PollPolicy
+from mysqlexport.request import MAX_CONCURRENCY, MAX_DEADLINE_MINUTES
+from mysqlexport.settings import _PARSED, Settings
 
 
 def test_defaults_point_at_public_azure_with_a_stable_api_version() -> None:
@@ -71,3 +75,37 @@ def test_every_bad_setting_is_reported_at_once() -> None:
             {"POLL_DEFAULT_SECONDS": "60", "POLL_MAX_SECONDS": "10", "ARM_SCOPE": "x"}
         )
     assert set(info.value.problems) == {"POLL_MAX_SECONDS", "ARM_SCOPE"}
+
+
+def test_a_setting_not_set_or_blank_takes_the_fields_one_default() -> None:
+    blank = {setting: " " for setting, _, _ in _PARSED}
+    assert Settings.from_env({}) == Settings() == Settings.from_env(blank)
+    # The polling bounds' defaults are the polling rules' own.
+    poll = PollPolicy()
+    assert (Settings().poll_default_seconds, Settings().poll_max_seconds) == (
+        poll.default_seconds,
+        poll.max_seconds,
+    )
+
+
+def test_every_field_is_read_from_exactly_one_app_setting() -> None:
+    read = ["arm_endpoint", "arm_scope", "api_version"] + [name for _, name, _ in _PARSED]
+    assert sorted(read) == sorted(f.name for f in dataclasses.fields(Settings))
+    assert len({setting for setting, _, _ in _PARSED}) == len(_PARSED)
+
+
+def test_the_app_wide_window_and_deadline_stop_where_a_requests_do() -> None:
+    top = {"MAX_CONCURRENCY": str(MAX_CONCURRENCY), "DEADLINE_MINUTES": str(MAX_DEADLINE_MINUTES)}
+    s = Settings.from_env(top)
+    assert (s.max_concurrency, s.deadline_minutes) == (MAX_CONCURRENCY, MAX_DEADLINE_MINUTES)
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({name: str(int(value) + 1) for name, value in top.items()})
+    assert set(info.value.problems) == set(top)
+
+
+@pytest.mark.parametrize(("raw", "homing"), [("false", False), ("No", False), ("1", True)])
+def test_switches_read_yes_and_no(raw: str, homing: bool) -> None:
+    assert Settings.from_env({"POLL_HOMING": raw}).poll_homing is homing
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"POLL_HOMING": "maybe"})
+    assert set(info.value.problems) == {"POLL_HOMING"}
