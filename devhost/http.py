@@ -39,10 +39,15 @@ import azure.functions as func
 
 from devhost.client_binding import RPC_PATH, WEBHOOK_PATH, DurableEndpoints
 from devhost.engine import Engine
+from devhost.errors import DevHostError
 from devhost.indexing import AppIndex, FunctionKind, IndexedFunction
 from devhost.invoke import call_function
 from devhost.management import ApiResponse, DurableHttpApi, QueryPaging
 from devhost.routes import RouteTemplate
+
+_HOST_NOT_RUNNING = ApiResponse(
+    503, b"Function host is not running.", (("Content-Type", "text/plain; charset=utf-8"),)
+)
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +212,16 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             url=f"http://{host}{self.path}",
         )
-        with server.engine().http_request():
+        try:
+            engine = server.engine()
+        except DevHostError:
+            # A request that comes while the host is stopped or stopping gets the host's own
+            # answer: 503 "Function host is not running." (azure-functions-host,
+            # src/WebJobs.Script.WebHost/Middleware/ScriptHostCheckMiddleware.cs; today's
+            # HostAvailabilityCheckMiddleware answers the same), never a traceback.
+            self._send(_HOST_NOT_RUNNING)
+            return
+        with engine.http_request():
             response = self._route(request)
         self._send(response)
 
