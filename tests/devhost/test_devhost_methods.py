@@ -54,7 +54,7 @@ def test_methods_are_matched_without_regard_to_case(app_host: DevHost) -> None:
 
 
 def test_management_and_admin_paths_answer_404_to_other_methods(app_host: DevHost) -> None:
-    hub = "taskHub=MySqlFleetExport"
+    hub = "taskHub=MySqlFleetExport2"
     for path in (
         f"/runtime/webhooks/durabletask/instances/some-id?{hub}",
         f"/runtime/webhooks/durabletask/instances/some-id/terminate?{hub}",
