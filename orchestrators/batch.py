@@ -18,7 +18,7 @@ import azure.durable_functions as df
 from mysqlexport import report
 from orchestrators.blueprint import bp
 from orchestrators.rows import canceled_row
-from orchestrators.shard import server_row, start_server
+from orchestrators.server import call_export_server, export_server_row
 from workflow import names
 from workflow.contracts import BatchInput
 
@@ -34,11 +34,11 @@ def export_batch(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         if canceled:
             rows.append(canceled_row(entry))
             continue
-        task = start_server(context, job["run"], entry)
+        task = call_export_server(context, job["run"], entry)
         winner = yield context.task_any([task, cancel])
         if winner is cancel:
             canceled = True
             with contextlib.suppress(Exception):  # followed to the end; a failure shows in
                 yield task  # the task's state
-        rows.append(server_row(task, entry))
+        rows.append(export_server_row(task, entry))
     return rows

@@ -25,10 +25,13 @@ from datetime import datetime
 from typing import Any, Final
 
 import azure.durable_functions as df
+from azure.durable_functions.models.Task import TaskState
 
 from mysqlexport import lro, report, submissions
+from mysqlexport.ids import ServerId
 from mysqlexport.rules import next_streak, poll_retry_delay, submit_retry_delay
 from orchestrators.blueprint import bp
+from orchestrators.rows import ORCHESTRATION_FAILED, child_failed_row
 from orchestrators.timeutil import CompletionTimes, after, iso, parse, utc
 from workflow import names
 from workflow.contracts import (
@@ -39,6 +42,8 @@ from workflow.contracts import (
     ReadRequest,
     ResultAnswer,
     ResultJson,
+    RunSettings,
+    ServerEntry,
     ServerInput,
     ServerState,
     Status,
@@ -50,6 +55,7 @@ from workflow.contracts import (
     status_as_result,
     submit_request,
 )
+from workflow.instance_ids import server_instance_id
 
 CONTINUE_AS_NEW_POLLS: Final = 40
 #: The row's note when the export Succeeded but its final result could not be read.
@@ -75,6 +81,24 @@ def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any
     if end is None:
         end = yield from export.final_result()
     return None if isinstance(end, Continued) else end
+
+
+def call_export_server(
+    context: df.DurableOrchestrationContext, run: RunSettings, entry: ServerEntry
+) -> Any:
+    """Start ``export_server`` for ``entry``; its deadline counts from now, its own start."""
+    deadline = after(context.current_utc_datetime, 60 * run["deadlineMinutes"])
+    job: ServerInput = {"run": run, "server": entry, "deadline": iso(deadline)}
+    instance = server_instance_id(run["runId"], ServerId.parse(entry["id"]).key)
+    return context.call_sub_orchestrator(names.EXPORT_SERVER, job, instance)
+
+
+def export_server_row(task: Any, entry: ServerEntry) -> report.ServerRow:
+    """The row a finished ``export_server`` stands for; a failed one still yields one row."""
+    if task.state is TaskState.FAILED:
+        return child_failed_row(entry, ORCHESTRATION_FAILED, task.result)
+    row: report.ServerRow = task.result
+    return row
 
 
 class ServerExport:

@@ -17,41 +17,21 @@ import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskState
 
 from mysqlexport import report
-from mysqlexport.ids import ServerId
 from orchestrators.blueprint import bp
 from orchestrators.planning import plan_batches
-from orchestrators.rows import ORCHESTRATION_FAILED, canceled_row, child_failed_row, dry_run_row
-from orchestrators.timeutil import after, iso
+from orchestrators.rows import canceled_row, dry_run_row
+from orchestrators.server import call_export_server, export_server_row
 from orchestrators.window import sliding_window
 from workflow import names
 from workflow.contracts import (
     BatchInput,
     RunSettings,
     ServerEntry,
-    ServerInput,
     ServerRef,
     ShardInput,
     crashed,
 )
-from workflow.instance_ids import batch_instance_id, server_instance_id
-
-
-def start_server(
-    context: df.DurableOrchestrationContext, run: RunSettings, entry: ServerEntry
-) -> Any:
-    """Start ``export_server`` for ``entry``; its deadline counts from now, its own start."""
-    deadline = after(context.current_utc_datetime, 60 * run["deadlineMinutes"])
-    job: ServerInput = {"run": run, "server": entry, "deadline": iso(deadline)}
-    instance = server_instance_id(run["runId"], ServerId.parse(entry["id"]).key)
-    return context.call_sub_orchestrator(names.EXPORT_SERVER, job, instance)
-
-
-def server_row(task: Any, entry: ServerEntry) -> report.ServerRow:
-    """The row a finished ``export_server`` stands for; a failed one still yields one row."""
-    if task.state is TaskState.FAILED:
-        return child_failed_row(entry, ORCHESTRATION_FAILED, task.result)
-    row: report.ServerRow = task.result
-    return row
+from workflow.instance_ids import batch_instance_id
 
 
 @dataclass(frozen=True)
@@ -68,10 +48,10 @@ class ServerUnit:
         return "firstOutcome" in self.entry
 
     def start(self, context: df.DurableOrchestrationContext, canceled: bool) -> Any:
-        return start_server(context, self.run, self.entry)
+        return call_export_server(context, self.run, self.entry)
 
     def rows(self, task: Any) -> list[report.ServerRow]:
-        return [server_row(task, self.entry)]
+        return [export_server_row(task, self.entry)]
 
     def canceled_rows(self) -> list[report.ServerRow]:
         return [canceled_row(self.entry)]
@@ -93,7 +73,7 @@ class BatchUnit:
 
     def rows(self, task: Any) -> list[report.ServerRow]:
         if task.state is TaskState.FAILED:
-            return [server_row(task, entry) for entry in self.entries]
+            return [export_server_row(task, entry) for entry in self.entries]
         return list(task.result)
 
     def canceled_rows(self) -> list[report.ServerRow]:

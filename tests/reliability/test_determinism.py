@@ -68,8 +68,8 @@ def test_replay_schedules_exactly_what_the_history_records(path: Path) -> None:
     [
         # a timer a second later: every wait of a server, every deadline a shard hands out
         ("export_server", "orchestrators.server.after", "later"),
-        ("export_shard", "orchestrators.shard.after", "later"),
-        ("export_batch", "orchestrators.shard.after", "later"),
+        ("export_shard", "orchestrators.server.after", "later"),
+        ("export_batch", "orchestrators.server.after", "later"),
         # one fewer server probed
         ("export_fleet", "orchestrators.fleet.probe_indices", "fewer"),
     ],
