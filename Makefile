@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit soak bench bench-quick bench-peers venv clean
+.PHONY: demo test lint typecheck imports unit soak bench bench-quick bench-peers venv clean
 
 venv: $(STAMP)
 
@@ -46,10 +46,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The import graph of the product packages (.importlinter): the floors function_app -> triggers |
+# orchestrators | activities -> workflow -> mysqlexport, mysqlexport free of the Functions SDKs,
+# mysqlexport.lro free of HTTP libraries, and no import circle. Prints each contract's verdict.
+imports: $(STAMP)
+	$(BIN)/lint-imports --no-cache
+
 unit: $(STAMP)
 	$(BIN)/pytest -q tests
 
-test: lint typecheck unit
+test: lint typecheck imports unit
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
