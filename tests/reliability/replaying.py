@@ -5,7 +5,9 @@
 ``produced`` replays that state's actions over the history with devhost's ``ActionReplayer`` (the
 host's sequence ids and determinism check) and lists every action in sequence-id order, in the
 shape of the history events that record them. ``ScriptedRun`` drives one orchestrator episode by
-episode, answering its activities from a script and firing its timers on a virtual clock.
+episode, answering its activities and sub-orchestrations from a script, firing its timers on a
+virtual clock, raising external events when a test says, and handing over the input it continued
+as new with; every history event it writes is shaped as devhost writes it.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from devhost.protocol import (
     with_played,
 )
 from devhost.shim import ActionReplayer, ReplayOutcome
-from devhost.work import WorkKind
+from devhost.work import ScheduledWork, WorkKind
 
 ROOT = Path(__file__).resolve().parents[2]
 START = 1_800_000_000.0
@@ -160,88 +162,352 @@ def recorded(history: Sequence[HistoryEvent]) -> list[Produced]:
     ]
 
 
+#: What a script answers for an activity: ``(name, input) -> result``, or ``Raises``, or
+#: ``Later`` around either.
 Answer = Callable[[str, Any], Any]
+#: What a script answers for a sub-orchestration: ``(name, input, instance id) -> output``, or
+#: ``Fails``, or ``Later`` around either.
+ChildAnswer = Callable[[str, Any, str], Any]
+
+
+@dataclass(frozen=True)
+class Raises:
+    """An activity that raised instead of answering: the ``TaskFailed`` devhost records for user
+    code that raised (``devhost.activity_runner.completion_event``, its ``Raised`` branch)."""
+
+    message: str
+    type_name: str = "RuntimeError"
+
+
+@dataclass(frozen=True)
+class Fails:
+    """A sub-orchestration that failed: the ``SubOrchestrationInstanceFailed`` devhost records
+    for a child whose orchestrator raised (``devhost.store.Store._notify_parent``, with the
+    reason and details ``devhost.replay._Episode._result`` gives a failed instance)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Later:
+    """An answer that comes ``seconds`` of virtual time after the call was scheduled (an answer
+    not wrapped comes at once)."""
+
+    seconds: float
+    answer: Any
+
+
+@dataclass(frozen=True)
+class External:
+    """An external event raised on the instance (``devhost.store.Store.raise_event``): at
+    ``at`` seconds after the run's start on the virtual clock, or in the episode after the
+    first one after which ``when(run)`` holds. It comes in an episode of its own."""
+
+    name: str
+    value: Any = None
+    when: Callable[[ScriptedRun], bool] | None = None
+    at: float | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    """An activity or sub-orchestration the orchestrator scheduled, with its decoded input."""
+
+    kind: str  # "activity" | "suborchestration"
+    name: str
+    input: Any
+    instance_id: str | None
+    task_id: int
+    #: The episode (1-based) that scheduled it, and the virtual time then.
+    episode: int
+    at: float
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A durable timer the orchestrator created."""
+
+    task_id: int
+    fire_at: float
+    episode: int
+    at: float
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One episode: what came in, and what was left open after it."""
+
+    number: int
+    at: float
+    delivered: tuple[HistoryEvent, ...]
+    #: Calls scheduled and not completed once the episode had run.
+    open: tuple[Call, ...]
+    custom_status: Any
+
+
+@dataclass
+class _Open:
+    """Scheduled work whose completion event is due at ``due`` (virtual time)."""
+
+    task_id: int
+    due: float
+    rank: int  # at equal times: timers and events first, as they need no worker
+    event: HistoryEvent
+    call: Call | None = None
 
 
 class ScriptedRun:
-    """One orchestrator, episode by episode, with activities answered by ``answer(name, input)``
-    and timers fired when due; sub-orchestrations are not supported."""
+    """One execution of an orchestrator, episode by episode, outside any host.
 
-    def __init__(self, name: str, input_value: Any, answer: Answer, start: float = START) -> None:
+    Activities are answered by ``answer(name, input)`` and sub-orchestrations by
+    ``children(name, input, instance_id)`` when they are scheduled (a ``Later`` answer comes
+    that much later), timers fire when due, and ``events`` are raised when their moment comes.
+    Every episode hands the orchestrator one event: of everything due, the earliest (a timer or
+    an event before a call due at the same moment, then the lowest sequence id), moving the
+    virtual clock to it. The history events are shaped as devhost writes them, each modelled
+    on devhost's own code (cited where built). When the orchestrator continues as new,
+    ``continued`` holds the new input and ``next_execution()`` runs it.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        input_value: Any,
+        answer: Answer,
+        start: float = START,
+        *,
+        children: ChildAnswer | None = None,
+        events: Sequence[External] = (),
+        instance_id: str = "scripted",
+        execution: int = 1,
+        input_text: str | None = None,
+        carried: Sequence[HistoryEvent] = (),
+    ) -> None:
         self.name = name
         self.answer = answer
+        self.children = children
+        self.instance_id = instance_id
+        self.execution = execution
+        self.execution_id = f"scripted-{execution}" if execution > 1 else "scripted"
+        self.started_at = start
         self.now = start
         self.history: list[HistoryEvent] = []
+        #: ``(name, input)`` of every activity, in the order scheduled.
         self.activities: list[tuple[str, Any]] = []
-        self.input_text = json.dumps(df_dumps(input_value))
+        self.calls: list[Call] = []
+        self.timers: list[Timer] = []
+        self.episodes: list[Episode] = []
+        #: The input of the next execution, once this one continued as new.
+        self.continued: Any = None
+        self.continued_text: str | None = None
+        self._carry: tuple[HistoryEvent, ...] = ()
+        # ExecutionStarted.Input is the action's input JSON-encoded once more
+        # (devhost.replay._child_input); the first execution's input as devhost stores it.
+        self.input_text = (
+            input_text if input_text is not None else json.dumps(df_dumps(input_value))
+        )
+        self._events = list(events)
         self._pending: list[HistoryEvent] = [
             execution_started(
                 start,
                 name=name,
                 input_text=self.input_text,
-                instance_id="scripted",
-                execution_id="scripted",
-            )
+                instance_id=instance_id,
+                execution_id=self.execution_id,
+            ),
+            *carried,
         ]
-        self._open: dict[int, Any] = {}
+        self._open: dict[int, _Open] = {}
+
+    # --- what the orchestrator did --------------------------------------------------------
+
+    def called(self, name: str | None = None, kind: str | None = None) -> list[Call]:
+        """The calls scheduled so far, optionally of one name or kind, in sequence-id order."""
+        return [
+            c for c in self.calls if (name is None or c.name == name) and (kind in (None, c.kind))
+        ]
+
+    # --- running ----------------------------------------------------------------------------
 
     def run(self, max_episodes: int = 1000) -> OrchestratorState:
         """Episodes until the orchestrator completes, fails or continues as new."""
-        for _ in range(max_episodes):
-            episode = [make_event(EventType.ORCHESTRATOR_STARTED, self.now), *self._pending]
+        for number in range(1, max_episodes + 1):
+            delivered = tuple(self._pending)
+            episode = [make_event(EventType.ORCHESTRATOR_STARTED, self.now), *delivered]
             history = [*self.history, *episode]
-            state = orchestrate(self.name, history, instance_id="scripted")
-            _, outcome = produced(state, history, "scripted")
+            state = orchestrate(self.name, history, instance_id=self.instance_id)
+            _, outcome = produced(state, history, self.execution_id)
+            # devhost.replay._Episode.commit: the new events played, the scheduled ones, then
+            # OrchestratorCompleted
             self.history = [with_played(e, True) for e in history]
             for work in outcome.new_work:
-                self._open[work.task_id] = work
-                if work.kind is WorkKind.ACTIVITY:
-                    scheduled = make_event(
-                        EventType.TASK_SCHEDULED,
-                        self.now,
-                        event_id=work.task_id,
-                        Name=work.name,
-                        Version="",
-                        Input=work.input_text,
-                    )
-                elif work.kind is WorkKind.TIMER:
-                    scheduled = make_event(
-                        EventType.TIMER_CREATED,
-                        self.now,
-                        event_id=work.task_id,
-                        FireAt=work.fire_at,
-                    )
-                else:
-                    raise AssertionError("ScriptedRun does not run sub-orchestrations")
-                self.history.append(scheduled)
+                self.history.append(self._schedule(work, number))
             self.history.append(make_event(EventType.ORCHESTRATOR_COMPLETED, self.now))
+            self.episodes.append(
+                Episode(
+                    number,
+                    self.now,
+                    delivered,
+                    tuple(o.call for o in self._open.values() if o.call is not None),
+                    state.custom_status,
+                )
+            )
             if state.error is not None or (outcome.completed and state.is_done):
+                if outcome.continued_as_new and state.error is None:
+                    self.continued_text = outcome.continue_as_new_input
+                    self.continued = (
+                        None if self.continued_text is None else df_loads(self.continued_text)
+                    )
+                    self._carry = outcome.unconsumed_events
                 return state
-            self._pending = [self._complete_next()]
+            self._pending = [self._next_event()]
         raise AssertionError(f"{self.name} did not finish in {max_episodes} episodes")
 
-    def _complete_next(self) -> HistoryEvent:
-        activities = [w for w in self._open.values() if w.kind is WorkKind.ACTIVITY]
-        if activities:
-            work = min(activities, key=lambda w: w.task_id)
-            del self._open[work.task_id]
-            value = df_loads(work.input_text) if work.input_text is not None else None
-            self.activities.append((work.name, value))
-            result = self.answer(work.name, value)
-            return make_event(
-                EventType.TASK_COMPLETED,
-                self.now,
-                TaskScheduledId=work.task_id,
-                Result=df_dumps(result),
-            )
-        timers = [w for w in self._open.values() if w.kind is WorkKind.TIMER]
-        assert timers, "the orchestrator waits on nothing this script can complete"
-        work = min(timers, key=lambda w: (parse_timestamp(w.fire_at), w.task_id))
-        del self._open[work.task_id]
-        self.now = max(self.now, parse_timestamp(work.fire_at))
-        return make_event(
-            EventType.TIMER_FIRED,
+    def next_execution(self) -> ScriptedRun:
+        """The execution this one continued as new into, with the same script, on the same
+        clock, with the events it had not consumed (``devhost.store.Store._continue_as_new``)."""
+        assert self.continued_text is not None, f"{self.name} did not continue as new"
+        return ScriptedRun(
+            self.name,
+            None,
+            self.answer,
             self.now,
-            TimerId=work.task_id,
-            FireAt=work.fire_at,
+            children=self.children,
+            events=self._events,
+            instance_id=self.instance_id,
+            execution=self.execution + 1,
+            input_text=json.dumps(self.continued_text),
+            carried=self._carry,
         )
+
+    # --- scheduling and completing ----------------------------------------------------------
+
+    def _schedule(self, work: ScheduledWork, episode: int) -> HistoryEvent:
+        """The event recording ``work`` (``devhost.replay._scheduled_event``); its answer is
+        taken now and its completion queued."""
+        if work.kind is WorkKind.TIMER:
+            assert work.fire_at is not None
+            fire_at = parse_timestamp(work.fire_at)
+            self.timers.append(Timer(work.task_id, fire_at, episode, self.now))
+            fired = make_event(
+                EventType.TIMER_FIRED, fire_at, TimerId=work.task_id, FireAt=work.fire_at
+            )
+            self._open[work.task_id] = _Open(work.task_id, fire_at, 0, fired)
+            return make_event(
+                EventType.TIMER_CREATED, self.now, event_id=work.task_id, FireAt=work.fire_at
+            )
+        name = work.name or ""
+        value = df_loads(work.input_text) if work.input_text is not None else None
+        if work.kind is WorkKind.ACTIVITY:
+            call = Call("activity", name, value, None, work.task_id, episode, self.now)
+            self.activities.append((name, value))
+            answer = self.answer(name, value)
+            scheduled = make_event(
+                EventType.TASK_SCHEDULED,
+                self.now,
+                event_id=work.task_id,
+                Name=work.name,
+                Version="",
+                Input=work.input_text,
+            )
+        else:
+            assert self.children is not None, f"{self.name} called {name}: no children script"
+            instance = work.instance_id or ""
+            call = Call("suborchestration", name, value, instance, work.task_id, episode, self.now)
+            answer = self.children(name, value, instance)
+            scheduled = make_event(
+                EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
+                self.now,
+                event_id=work.task_id,
+                Name=work.name,
+                Version="",
+                InstanceId=work.instance_id,
+                Input=work.input_text,
+            )
+        self.calls.append(call)
+        delay = 0.0
+        if isinstance(answer, Later):
+            delay, answer = answer.seconds, answer.answer
+        due = self.now + delay
+        event = self._completion(call, answer, due)
+        self._open[work.task_id] = _Open(work.task_id, due, 1, event, call)
+        return scheduled
+
+    @staticmethod
+    def _completion(call: Call, answer: Any, at: float) -> HistoryEvent:
+        """The event devhost records when ``call`` ends with ``answer``."""
+        task_id = call.task_id
+        if call.kind == "activity":
+            if isinstance(answer, Raises):
+                # devhost.activity_runner.completion_event (Raised) and _task_failed
+                return make_event(
+                    EventType.TASK_FAILED,
+                    at,
+                    TaskScheduledId=task_id,
+                    Reason=f"Activity function '{call.name}' failed: "
+                    f"{answer.type_name}: {answer.message}",
+                    Details=f"Traceback (most recent call last):\n"
+                    f"{answer.type_name}: {answer.message}\n",
+                )
+            # devhost.activity_runner.completion_event (Returned): the worker's df_dumps
+            return make_event(
+                EventType.TASK_COMPLETED, at, TaskScheduledId=task_id, Result=df_dumps(answer)
+            )
+        if isinstance(answer, Fails):
+            # devhost.store.Store._notify_parent (a child that did not complete): the reason is
+            # the child's output and the details its failure details, as
+            # devhost.replay._Episode._result words them for an orchestrator that raised
+            return make_event(
+                EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+                at,
+                TaskScheduledId=task_id,
+                Reason=f"Orchestrator function '{call.name}' failed: {answer.message}",
+                Details=f"Message: {answer.message}",
+            )
+        # devhost.store.Store._notify_parent (completed): the child's output, JSON-encoded
+        return make_event(
+            EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
+            at,
+            TaskScheduledId=task_id,
+            Result=json.dumps(answer),
+        )
+
+    def _next_event(self) -> HistoryEvent:
+        """The next event to hand in: a raised event whose moment came, else the earliest
+        completion (moving the clock to it)."""
+        for event in self._events:
+            if event.when is not None and event.when(self):
+                return self._raise(event)
+        timed = [e for e in self._events if e.at is not None]
+        first = min(self._open.values(), key=lambda o: (o.due, o.rank, o.task_id), default=None)
+        soonest = min(timed, key=lambda e: e.at or 0.0, default=None)
+        if soonest is not None and soonest.at is not None:
+            at = self.started_at + soonest.at
+            if first is None or at <= first.due:
+                self.now = max(self.now, at)
+                return self._raise(soonest)
+        assert first is not None, f"{self.name} waits on nothing this script can complete"
+        del self._open[first.task_id]
+        self.now = max(self.now, first.due)
+        return first.event
+
+    def _raise(self, event: External) -> HistoryEvent:
+        """``devhost.store.Store.raise_event``: EventRaised with the event's JSON input, as
+        devhost.management takes it from the request body."""
+        self._events.remove(event)
+        data = None if event.value is None else json.dumps(event.value)
+        return make_event(EventType.EVENT_RAISED, self.now, Name=event.name, Input=data)
+
+
+def run_executions(
+    first: ScriptedRun, max_executions: int = 10, max_episodes: int = 1000
+) -> tuple[OrchestratorState, list[ScriptedRun]]:
+    """Run ``first`` and every execution it continues as new into; the last state, and the
+    executions in order."""
+    runs = [first]
+    for _ in range(max_executions):
+        state = runs[-1].run(max_episodes)
+        if runs[-1].continued_text is None:
+            return state, runs
+        runs.append(runs[-1].next_execution())
+    raise AssertionError(f"{first.name} did not finish in {max_executions} executions")
