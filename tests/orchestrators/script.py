@@ -9,7 +9,7 @@ from typing import Any
 
 from mysqlexport import report
 from orchestrators.timeutil import iso
-from tests.reliability.replaying import START, Answer, External, ScriptedRun
+from tests.reliability.replaying import START, Answer, External, Fails, Later, ScriptedRun
 from workflow import names
 from workflow.contracts import (
     Accepted,
@@ -289,3 +289,37 @@ def children_open(run: ScriptedRun) -> int:
     return max(
         (sum(1 for c in e.open if c.kind == "suborchestration") for e in run.episodes), default=0
     )
+
+
+def exports(
+    seconds: Callable[[str], float] = lambda _id: 0.0,
+    fail: Callable[[str], str | None] = lambda _id: None,
+) -> Callable[[str, Any, str], Any]:
+    """Children that export every server they are given: ``export_server`` answers its row and
+    ``export_batch`` its rows after ``seconds(first server id)``; a server for which ``fail``
+    names a reason fails its orchestration (a batch holding it fails as a whole)."""
+
+    def answer(name: str, job: Any, _instance: str) -> Any:
+        servers: list[ServerEntry]
+        if name == names.EXPORT_SERVER:
+            servers = [job["server"]]
+        elif name in (names.EXPORT_BATCH, names.EXPORT_SHARD):
+            servers = job["servers"]
+        else:
+            raise AssertionError(f"unscripted sub-orchestration {name}")
+        reason = next((r for s in servers if (r := fail(s["id"])) is not None), None)
+        rows = [succeeded_row(s) for s in servers]
+        value: Any = Fails(reason) if reason else rows[0] if name == names.EXPORT_SERVER else rows
+        return Later(seconds(servers[0]["id"]), value)
+
+    return answer
+
+
+def short(server: str) -> str:
+    """A server's name from its resource id."""
+    return server.rsplit("/", 1)[1]
+
+
+def by_name(rows: Sequence[Any]) -> dict[str, Any]:
+    """Rows keyed by server name."""
+    return {short(row["id"]): row for row in rows}
