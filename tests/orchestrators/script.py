@@ -9,7 +9,16 @@ from typing import Any
 
 from mysqlexport import report
 from orchestrators.timeutil import iso
-from tests.reliability.replaying import START, Answer, External, Fails, Later, ScriptedRun
+from tests.reliability.replaying import (
+    START,
+    Answer,
+    Call,
+    ChildAnswer,
+    External,
+    Fails,
+    Later,
+    ScriptedRun,
+)
 from workflow import names
 from workflow.contracts import (
     Accepted,
@@ -294,12 +303,13 @@ def children_open(run: ScriptedRun) -> int:
 def exports(
     seconds: Callable[[str], float] = lambda _id: 0.0,
     fail: Callable[[str], str | None] = lambda _id: None,
-) -> Callable[[str, Any, str], Any]:
+) -> ChildAnswer:
     """Children that export every server they are given: ``export_server`` answers its row and
     ``export_batch`` its rows after ``seconds(first server id)``; a server for which ``fail``
     names a reason fails its orchestration (a batch holding it fails as a whole)."""
 
-    def answer(name: str, job: Any, _instance: str) -> Any:
+    def answer(call: Call) -> Any:
+        name, job = call.name, call.input
         servers: list[ServerEntry]
         if name == names.EXPORT_SERVER:
             servers = [job["server"]]

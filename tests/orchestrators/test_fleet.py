@@ -10,12 +10,14 @@ from orchestrators.rows import SHARD_FAILED
 from tests.orchestrators.script import (
     BUSY,
     FORBIDDEN,
+    METADATA,
     RUN_ID,
     SUBSCRIPTION,
     UNAVAILABLE,
     accepted,
     by_name,
     cancel,
+    completed,
     exports,
     fleet_job,
     problem,
@@ -23,8 +25,17 @@ from tests.orchestrators.script import (
     script,
     server_id,
     short,
+    status,
 )
-from tests.reliability.replaying import Answer, ChildAnswer, External, Raises, ScriptedRun
+from tests.reliability.replaying import (
+    Answer,
+    Call,
+    ChildAnswer,
+    External,
+    Raises,
+    ScriptedRun,
+    real_children,
+)
 from workflow import names
 from workflow.contracts import FleetJob, ScopeListing
 from workflow.instance_ids import shard_instance_id
@@ -178,9 +189,9 @@ def test_the_breaker_holds_when_the_probes_fail_differently() -> None:
 def test_a_failed_shard_becomes_a_shard_failed_row_per_server() -> None:
     servers = [server_id(f"db{i}") for i in range(4)]
 
-    def children(name: str, job: Any, instance: str) -> Any:
-        lost = instance == shard_instance_id(RUN_ID, 0)
-        return exports(fail=lambda _server: "shard lost" if lost else None)(name, job, instance)
+    def children(call: Call) -> Any:
+        lost = call.instance_id == shard_instance_id(RUN_ID, 0)
+        return exports(fail=lambda _server: "shard lost" if lost else None)(call)
 
     output, run = fleet(
         fleet_job(servers=servers, shard_size=2),
@@ -262,3 +273,34 @@ def test_a_discovery_that_matches_nothing_is_a_problem() -> None:
     assert [p["code"] for p in output["problems"]] == [discovery.NO_SERVERS_MATCHED]
     assert run.called(names.SUBMIT_EXPORT) == run.called(names.EXPORT_SHARD) == []
     assert output["summary"]["outcome"] == report.OUTCOME_FAILED
+
+
+def test_a_whole_run_through_the_apps_own_shard_batch_and_server_orchestrators() -> None:
+    sizes = {"large": 100, "medium": 90, "s1": 1, "s2": 1, "s3": 1, "s4": 1}
+    found = listing(*((server_id(n), size) for n, size in sizes.items()))
+    sent: list[str] = []
+
+    def arm(name: str, payload: Any) -> Any:
+        if name == names.LIST_SCOPE:
+            return found
+        if name == names.SUBMIT_EXPORT:
+            sent.append(short(payload["id"]))
+            return accepted()
+        if name == names.READ_STATUS:
+            return status("Succeeded", percent=100, size=2048, moved=2048)
+        assert name == names.READ_RESULT, name
+        return completed()
+
+    output, run = fleet(
+        fleet_job(discover={"subscriptions": [SUBSCRIPTION]}, max_concurrency=2),
+        arm,
+        real_children(arm),
+    )
+    rows = by_name(output["servers"])
+    assert set(rows) == set(sizes)
+    assert {r["status"] for r in rows.values()} == {report.SUCCEEDED}
+    assert {r["backupMetadata"] for r in rows.values()} == {METADATA}
+    assert sorted(sent) == sorted(sizes)  # each once: the probed two are not sent again
+    assert sent[:2] == ["large", "medium"]  # the probe: the heads of the window
+    assert output["summary"]["outcome"] == report.OUTCOME_SUCCEEDED
+    assert len(run.called(names.EXPORT_SHARD)) == 1

@@ -16,9 +16,7 @@ SUMMARY = {"total": 1, "succeeded": 1, "outcome": report.OUTCOME_SUCCEEDED}
 
 
 def scheduled(fleet_answer: Any) -> tuple[Any, ScriptedRun]:
-    run = ScriptedRun(
-        names.SCHEDULED_RUN, JOB, script(), children=lambda _name, _job, _id: fleet_answer
-    )
+    run = ScriptedRun(names.SCHEDULED_RUN, JOB, script(), children=lambda _call: fleet_answer)
     state = run.run()
     assert state.error is None, state.error
     return state.output, run

@@ -398,3 +398,38 @@ def test_the_first_poll_waits_the_default_without_retry_after() -> None:
     assert row["status"] == report.SUCCEEDED
     assert gaps(run) == [30]  # PollSettings.defaultSeconds
     assert row["startTime"] == result()["startTime"] == at(0)
+
+
+def test_a_location_that_answers_failed_after_a_succeeded_status_fails_the_row() -> None:
+    row, _ = export(
+        server_input(DB1),
+        script(
+            submit_export=[accepted()],
+            read_status=[status("Succeeded")],
+            read_result=[failed("BackupMetadataMissing")],
+        ),
+    )
+    assert row["status"] == report.FAILED
+    assert row["error"]["code"] == "BackupMetadataMissing"
+
+
+def test_transient_poll_errors_in_a_row_end_the_row_after_the_budget() -> None:
+    row, run = export(
+        server_input(DB1),
+        script(submit_export=[accepted()], read_status=[UNAVAILABLE] * 10),
+    )
+    assert row["status"] == report.FAILED and row["error"]["code"] == "ServiceUnavailable"
+    assert called(run).count("read_status") == 10  # RetryPolicy.poll_error_limit
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [(completed(), report.SUCCEEDED), (failed("StorageAccessDenied"), report.FAILED)],
+    ids=["completed", "failed"],
+)
+def test_a_submission_answered_with_the_result_ends_without_polling(
+    answer: Any, expected: str
+) -> None:
+    row, run = export(server_input(entry("db1", first=answer)), script())
+    assert row["status"] == expected and run.calls == []
+    assert row["attempts"] == 1

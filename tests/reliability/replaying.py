@@ -165,9 +165,9 @@ def recorded(history: Sequence[HistoryEvent]) -> list[Produced]:
 #: What a script answers for an activity: ``(name, input) -> result``, or ``Raises``, or
 #: ``Later`` around either.
 Answer = Callable[[str, Any], Any]
-#: What a script answers for a sub-orchestration: ``(name, input, instance id) -> output``, or
-#: ``Fails``, or ``Later`` around either.
-ChildAnswer = Callable[[str, Any, str], Any]
+#: What a script answers for a sub-orchestration: ``(call) -> output``, or ``Fails``, or
+#: ``Later`` around either (``real_children`` runs the app's own orchestrator).
+ChildAnswer = Callable[["Call"], Any]
 
 
 @dataclass(frozen=True)
@@ -221,6 +221,8 @@ class Call:
     #: The episode (1-based) that scheduled it, and the virtual time then.
     episode: int
     at: float
+    #: The input as the action carried it (JSON text).
+    input_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -260,7 +262,7 @@ class ScriptedRun:
     """One execution of an orchestrator, episode by episode, outside any host.
 
     Activities are answered by ``answer(name, input)`` and sub-orchestrations by
-    ``children(name, input, instance_id)`` when they are scheduled (a ``Later`` answer comes
+    ``children(call)`` when they are scheduled (a ``Later`` answer comes
     that much later), timers fire when due, and ``events`` are raised when their moment comes.
     Every episode hands the orchestrator one event: of everything due, the earliest (a timer or
     an event before a call due at the same moment, then the lowest sequence id), moving the
@@ -399,7 +401,9 @@ class ScriptedRun:
         name = work.name or ""
         value = df_loads(work.input_text) if work.input_text is not None else None
         if work.kind is WorkKind.ACTIVITY:
-            call = Call("activity", name, value, None, work.task_id, episode, self.now)
+            call = Call(
+                "activity", name, value, None, work.task_id, episode, self.now, work.input_text
+            )
             self.activities.append((name, value))
             answer = self.answer(name, value)
             scheduled = make_event(
@@ -413,8 +417,17 @@ class ScriptedRun:
         else:
             assert self.children is not None, f"{self.name} called {name}: no children script"
             instance = work.instance_id or ""
-            call = Call("suborchestration", name, value, instance, work.task_id, episode, self.now)
-            answer = self.children(name, value, instance)
+            call = Call(
+                "suborchestration",
+                name,
+                value,
+                instance,
+                work.task_id,
+                episode,
+                self.now,
+                work.input_text,
+            )
+            answer = self.children(call)
             scheduled = make_event(
                 EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
                 self.now,
@@ -511,3 +524,27 @@ def run_executions(
             return state, runs
         runs.append(runs[-1].next_execution())
     raise AssertionError(f"{first.name} did not finish in {max_executions} executions")
+
+
+def real_children(answer: Answer, max_executions: int = 10) -> ChildAnswer:
+    """Sub-orchestrations run for real: each is the app's own orchestrator, driven by a
+    ``ScriptedRun`` of its own from the moment it was scheduled (through every execution it
+    continues as new into), its activities answered by ``answer`` and its children run the same
+    way; its output, or its failure, comes back when it ended on its virtual clock. Events
+    raised on the parent do not reach it (``relay_cancel`` is just an activity here)."""
+
+    def child(call: Call) -> Any:
+        run = ScriptedRun(
+            call.name,
+            None,
+            answer,
+            call.at,
+            children=real_children(answer, max_executions),
+            instance_id=call.instance_id or call.name,
+            input_text=None if call.input_text is None else json.dumps(call.input_text),
+        )
+        state, runs = run_executions(run, max_executions)
+        value = Fails(state.error) if state.error is not None else state.output
+        return Later(runs[-1].now - call.at, value)
+
+    return child
