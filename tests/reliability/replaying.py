@@ -385,105 +385,35 @@ class ScriptedRun:
     # --- scheduling and completing ----------------------------------------------------------
 
     def _schedule(self, work: ScheduledWork, episode: int) -> HistoryEvent:
-        """The event recording ``work`` (``devhost.replay._scheduled_event``); its answer is
-        taken now and its completion queued."""
+        """The event recording ``work``; its answer is taken now and its completion queued."""
         if work.kind is WorkKind.TIMER:
             assert work.fire_at is not None
             fire_at = parse_timestamp(work.fire_at)
             self.timers.append(Timer(work.task_id, fire_at, episode, self.now))
-            fired = make_event(
-                EventType.TIMER_FIRED, fire_at, TimerId=work.task_id, FireAt=work.fire_at
-            )
+            fired = timer_fired(work, fire_at)
             self._open[work.task_id] = _Open(work.task_id, fire_at, 0, fired)
-            return make_event(
-                EventType.TIMER_CREATED, self.now, event_id=work.task_id, FireAt=work.fire_at
-            )
+            return scheduled_event(work, self.now)
         name = work.name or ""
         value = df_loads(work.input_text) if work.input_text is not None else None
+        kind = "activity" if work.kind is WorkKind.ACTIVITY else "suborchestration"
+        call = Call(
+            kind, name, value, work.instance_id, work.task_id, episode, self.now, work.input_text
+        )
         if work.kind is WorkKind.ACTIVITY:
-            call = Call(
-                "activity", name, value, None, work.task_id, episode, self.now, work.input_text
-            )
             self.activities.append((name, value))
             answer = self.answer(name, value)
-            scheduled = make_event(
-                EventType.TASK_SCHEDULED,
-                self.now,
-                event_id=work.task_id,
-                Name=work.name,
-                Version="",
-                Input=work.input_text,
-            )
         else:
             assert self.children is not None, f"{self.name} called {name}: no children script"
-            instance = work.instance_id or ""
-            call = Call(
-                "suborchestration",
-                name,
-                value,
-                instance,
-                work.task_id,
-                episode,
-                self.now,
-                work.input_text,
-            )
             answer = self.children(call)
-            scheduled = make_event(
-                EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
-                self.now,
-                event_id=work.task_id,
-                Name=work.name,
-                Version="",
-                InstanceId=work.instance_id,
-                Input=work.input_text,
-            )
         self.calls.append(call)
         delay = 0.0
         if isinstance(answer, Later):
             delay, answer = answer.seconds, answer.answer
         due = self.now + delay
-        event = self._completion(call, answer, due)
-        self._open[work.task_id] = _Open(work.task_id, due, 1, event, call)
-        return scheduled
-
-    @staticmethod
-    def _completion(call: Call, answer: Any, at: float) -> HistoryEvent:
-        """The event devhost records when ``call`` ends with ``answer``."""
-        task_id = call.task_id
-        if call.kind == "activity":
-            if isinstance(answer, Raises):
-                # devhost.activity_runner.completion_event (Raised) and _task_failed
-                return make_event(
-                    EventType.TASK_FAILED,
-                    at,
-                    TaskScheduledId=task_id,
-                    Reason=f"Activity function '{call.name}' failed: "
-                    f"{answer.type_name}: {answer.message}",
-                    Details=f"Traceback (most recent call last):\n"
-                    f"{answer.type_name}: {answer.message}\n",
-                )
-            # devhost.activity_runner.completion_event (Returned): the worker's df_dumps
-            return make_event(
-                EventType.TASK_COMPLETED, at, TaskScheduledId=task_id, Result=df_dumps(answer)
-            )
-        if isinstance(answer, Fails):
-            # devhost.store.Store._notify_parent (a child that did not complete): the reason is
-            # the child's output and the details its failure details, as
-            # devhost.replay._Episode._result words them for an orchestrator that raised
-            return make_event(
-                EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
-                at,
-                TaskScheduledId=task_id,
-                Reason=f"Orchestrator function '{call.name}' failed: {answer.message}",
-                Details=f"Message: {answer.message}",
-            )
-        # devhost.store.Store._notify_parent (completed): the child's output, JSON-encoded
-        return make_event(
-            EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
-            at,
-            TaskScheduledId=task_id,
-            Result=json.dumps(answer),
+        self._open[work.task_id] = _Open(
+            work.task_id, due, 1, completion_event(call, answer, due), call
         )
+        return scheduled_event(work, self.now)
 
     def _next_event(self) -> HistoryEvent:
         """The next event to hand in: a raised event whose moment came, else the earliest
@@ -505,11 +435,88 @@ class ScriptedRun:
         return first.event
 
     def _raise(self, event: External) -> HistoryEvent:
-        """``devhost.store.Store.raise_event``: EventRaised with the event's JSON input, as
-        devhost.management takes it from the request body."""
         self._events.remove(event)
-        data = None if event.value is None else json.dumps(event.value)
-        return make_event(EventType.EVENT_RAISED, self.now, Name=event.name, Input=data)
+        return event_raised(event.name, event.value, self.now)
+
+
+# --- the history events, as devhost writes them -------------------------------------------
+
+
+def scheduled_event(work: ScheduledWork, at: float) -> HistoryEvent:
+    """TaskScheduled, TimerCreated or SubOrchestrationInstanceCreated for ``work``, as devhost
+    records what an episode scheduled (``devhost.replay._scheduled_event``)."""
+    if work.kind is WorkKind.ACTIVITY:
+        return make_event(
+            EventType.TASK_SCHEDULED,
+            at,
+            event_id=work.task_id,
+            Name=work.name,
+            Version="",
+            Input=work.input_text,
+        )
+    if work.kind is WorkKind.TIMER:
+        return make_event(EventType.TIMER_CREATED, at, event_id=work.task_id, FireAt=work.fire_at)
+    return make_event(
+        EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
+        at,
+        event_id=work.task_id,
+        Name=work.name,
+        Version="",
+        InstanceId=work.instance_id,
+        Input=work.input_text,
+    )
+
+
+def timer_fired(work: ScheduledWork, at: float) -> HistoryEvent:
+    """TimerFired, as devhost's scheduler fires a due timer (``devhost.engine.Engine._fire_timer``:
+    stamped when it fires, never before its due time)."""
+    return make_event(EventType.TIMER_FIRED, at, TimerId=work.task_id, FireAt=work.fire_at)
+
+
+def completion_event(call: Call, answer: Any, at: float) -> HistoryEvent:
+    """The event devhost records when ``call`` ends with ``answer`` at ``at``.
+
+    An activity: ``devhost.activity_runner.completion_event`` (TaskCompleted with the worker's
+    ``df_dumps`` of the result; ``Raises``: TaskFailed worded as for user code that raised). A
+    sub-orchestration: ``devhost.store.Store._notify_parent`` (SubOrchestrationInstanceCompleted
+    with the child's output JSON-encoded; ``Fails``: SubOrchestrationInstanceFailed whose reason
+    and details are what ``devhost.replay._Episode._result`` gives an orchestrator that raised).
+    """
+    task_id = call.task_id
+    if call.kind == "activity":
+        if isinstance(answer, Raises):
+            return make_event(
+                EventType.TASK_FAILED,
+                at,
+                TaskScheduledId=task_id,
+                Reason=f"Activity function '{call.name}' failed: "
+                f"{answer.type_name}: {answer.message}",
+                Details=f"Traceback (most recent call last):\n{answer.type_name}: {answer.message}\n",
+            )
+        return make_event(
+            EventType.TASK_COMPLETED, at, TaskScheduledId=task_id, Result=df_dumps(answer)
+        )
+    if isinstance(answer, Fails):
+        return make_event(
+            EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+            at,
+            TaskScheduledId=task_id,
+            Reason=f"Orchestrator function '{call.name}' failed: {answer.message}",
+            Details=f"Message: {answer.message}",
+        )
+    return make_event(
+        EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
+        at,
+        TaskScheduledId=task_id,
+        Result=json.dumps(answer),
+    )
+
+
+def event_raised(name: str, value: Any, at: float) -> HistoryEvent:
+    """EventRaised (``devhost.store.Store.raise_event``), its input the JSON of ``value`` as
+    devhost's management API takes it from the request body (``devhost.management``)."""
+    data = None if value is None else json.dumps(value)
+    return make_event(EventType.EVENT_RAISED, at, Name=name, Input=data)
 
 
 def run_executions(
