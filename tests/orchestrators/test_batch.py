@@ -16,7 +16,7 @@ from tests.orchestrators.script import (
     script,
     short,
 )
-from tests.reliability.replaying import External, ScriptedRun
+from tests.reliability.replaying import START, External, ScriptedRun
 from workflow import names
 
 SERVERS = [entry("small0", 1), entry("small1", 1), entry("small2", 1)]
@@ -53,7 +53,7 @@ def test_a_cancel_after_the_first_server_cancels_the_rest() -> None:
 
 
 def test_a_cancel_between_servers_lets_the_running_one_finish() -> None:
-    rows, run = batch(events=[External(names.CANCEL_EVENT, {"requested": True}, at=90)])
+    rows, run = batch(events=[External(names.CANCEL_EVENT, {"requested": True}, at=START + 90)])
     assert started(run) == ["small0", "small1"]
     assert [r["status"] for r in rows] == [report.SUCCEEDED, report.SUCCEEDED, report.CANCELED]
 

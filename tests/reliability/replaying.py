@@ -199,9 +199,9 @@ class Later:
 
 @dataclass(frozen=True)
 class External:
-    """An external event raised on the instance (``devhost.store.Store.raise_event``): at
-    ``at`` seconds after the run's start on the virtual clock, or in the episode after the
-    first one after which ``when(run)`` holds. It comes in an episode of its own."""
+    """An external event raised on the instance (``devhost.store.Store.raise_event``): at the
+    virtual moment ``at`` (epoch seconds), or in the episode after the first one after which
+    ``when(run)`` holds. It comes in an episode of its own."""
 
     name: str
     value: Any = None
@@ -266,7 +266,10 @@ class ScriptedRun:
     that much later), timers fire when due, and ``events`` are raised when their moment comes.
     Every episode hands the orchestrator one event: of everything due, the earliest (a timer or
     an event before a call due at the same moment, then the lowest sequence id), moving the
-    virtual clock to it. The history events are shaped as devhost writes them, each modelled
+    virtual clock to it. (A host may hand several events that arrived together to one episode;
+    one at a time is the finest interleaving, and deterministic.) Each episode replays the whole
+    history through the SDK and devhost's ``ActionReplayer``, so a non-deterministic step fails
+    the test as it would fail the instance. The history events are shaped as devhost writes them, each modelled
     on devhost's own code (cited where built). When the orchestrator continues as new,
     ``continued`` holds the new input and ``next_execution()`` runs it.
     """
@@ -291,7 +294,6 @@ class ScriptedRun:
         self.instance_id = instance_id
         self.execution = execution
         self.execution_id = f"scripted-{execution}" if execution > 1 else "scripted"
-        self.started_at = start
         self.now = start
         self.history: list[HistoryEvent] = []
         #: ``(name, input)`` of every activity, in the order scheduled.
@@ -390,8 +392,9 @@ class ScriptedRun:
             assert work.fire_at is not None
             fire_at = parse_timestamp(work.fire_at)
             self.timers.append(Timer(work.task_id, fire_at, episode, self.now))
-            fired = timer_fired(work, fire_at)
-            self._open[work.task_id] = _Open(work.task_id, fire_at, 0, fired)
+            if not work.canceled:  # a canceled timer never fires (devhost.engine._start_work)
+                fired = timer_fired(work, fire_at)
+                self._open[work.task_id] = _Open(work.task_id, fire_at, 0, fired)
             return scheduled_event(work, self.now)
         name = work.name or ""
         value = df_loads(work.input_text) if work.input_text is not None else None
@@ -421,11 +424,10 @@ class ScriptedRun:
         for event in self._events:
             if event.when is not None and event.when(self):
                 return self._raise(event)
-        timed = [e for e in self._events if e.at is not None]
         first = min(self._open.values(), key=lambda o: (o.due, o.rank, o.task_id), default=None)
-        soonest = min(timed, key=lambda e: e.at or 0.0, default=None)
-        if soonest is not None and soonest.at is not None:
-            at = self.started_at + soonest.at
+        timed = [(e.at, e) for e in self._events if e.at is not None]
+        if timed:
+            at, soonest = min(timed, key=lambda pair: pair[0])
             if first is None or at <= first.due:
                 self.now = max(self.now, at)
                 return self._raise(soonest)
