@@ -39,6 +39,13 @@ bench-quick: $(STAMP)
 bench-peers: $(STAMP)
 	$(BIN)/python -m bench --only peers --peer-scale 100 --out bench/results-peers.json
 
+# What each optimisation buys (batches, homing polls, the replay-speed parser): the scenario that
+# shows it with the optimisation on and off by its app setting, interleaved, 3 repetitions each,
+# and a verdict per optimisation (bench/ablation.py, docs/performance.md). About 13 minutes on
+# 2 cores; prints the table, writes bench/results-ablate.json.
+bench-ablate: $(STAMP)
+	$(BIN)/python -m bench --ablate
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -18,11 +18,13 @@ the figures against the issue's targets.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import resource
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -42,7 +44,10 @@ from bench.stack import (
     tls_files,
 )
 from devhost import StoreStats
+from devhost.protocol import EventType
+from orchestrators import replay_speed
 from orchestrators.timeutil import parse
+from workflow import names
 
 #: Virtual clocks start here (2027-01-15T08:00:00Z), so runs are reproducible.
 VIRTUAL_START = 1_800_000_000.0
@@ -181,11 +186,72 @@ def _app_outcome(stack: AppStack, run: AppRun, to_emulated: Any = None) -> dict[
     }
 
 
+# --- what a run really ran with (the ablation's checks, ``bench.ablation``) ----------------------
+
+
+def replayed_events(history: Sequence[Mapping[str, Any]]) -> int:
+    """History events handed to the SDK over every episode of one execution.
+
+    An episode is given the history so far and its new events (``devhost.replay``:
+    ``[*instance.history, *new_events]``); the store keeps those new events, the episode's
+    OrchestratorStarted and what it consumed, marked ``IsPlayed``, and the actions the episode
+    scheduled after them unmarked. So each OrchestratorStarted at position ``i`` followed by
+    ``k`` played events stands for an episode that replayed ``i + k`` events.
+    """
+    total = 0
+    for index, event in enumerate(history):
+        if event.get("EventType") == int(EventType.ORCHESTRATOR_STARTED):
+            end = index
+            while end < len(history) and history[end].get("IsPlayed"):
+                end += 1
+            total += end
+    return total
+
+
+def _input_of(text: str | None) -> Any:
+    """An instance's input as a value: a sub-orchestration's input reaches the store as the JSON
+    text of the SDK's own JSON text, a started instance's as JSON once."""
+    value: Any = None if text is None else json.loads(text)
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def run_facts(stack: AppStack, run: AppRun) -> dict[str, Any]:
+    """What ``run`` really ran with, read from the task hub and from this process.
+
+    The optimisations' settings as the trigger put them in the fleet's job, and as every
+    ``export_server`` received them; the orchestrations by name (``export_batch`` only when
+    batches are on); the history events replayed (``replayed_events`` over the final execution
+    of every instance); and, when the orchestrators ran in this process (no worker processes),
+    whether the SDK parsed history timestamps with ``orchestrators.replay_speed``'s parser.
+    """
+    store = stack.host.store
+    fleet = store.get(run.run_id, with_history=False)
+    job = (_input_of(fleet.input_text) if fleet is not None else None) or {}
+    by_name: Counter[str] = Counter()
+    homing: set[bool] = set()
+    replayed = 0
+    for listed in store.query(prefix=run.run_id):
+        by_name[listed.name] += 1
+        instance = store.get(listed.instance_id)
+        replayed += replayed_events(instance.history if instance is not None else [])
+        if listed.name == names.EXPORT_SERVER:
+            homing.add(bool(_input_of(listed.input_text)["run"]["poll"]["homing"]))
+    in_process = not worker_settings()["worker_processes"]
+    return {
+        "job_batch_max_servers": job.get("batchMaxServers"),
+        "job_poll_homing": (job.get("poll") or {}).get("homing"),
+        "server_poll_homing": sorted(homing),
+        "orchestrations": dict(sorted(by_name.items())),
+        "replayed_events": replayed,
+        "parser_installed": replay_speed.installed() if in_process else None,
+    }
+
+
 # --- 1. makespan against the lower bound ----------------------------------------------------------
 
 
-def makespan(servers: int, concurrency: int, seed: int) -> dict[str, Any]:
-    """The app exports a log-normal fleet on a virtual clock."""
+def makespan(servers: int, concurrency: int, seed: int, facts: bool = False) -> dict[str, Any]:
+    """The app exports a log-normal fleet on a virtual clock (``facts``: add ``run_facts``)."""
     fleet = lognormal_fleet(servers, seed)
     clock = SharedClock(VIRTUAL_START)
     with app_stack(fleet, emulator_clock=clock, host_clock=clock, seed=seed) as stack:
@@ -193,6 +259,8 @@ def makespan(servers: int, concurrency: int, seed: int) -> dict[str, Any]:
         run = stack.run(export_body(concurrency), timeout=3600)
         cpu = _cpu_seconds() - cpu
         outcome = _app_outcome(stack, run)
+        if facts:
+            outcome.update(run_facts(stack, run))
     durations = outcome.pop("durations")
     bound = lower_bound(durations, concurrency)
     ideal = (outcome["last_export_end"] or 0.0) - outcome["first_submit"]
@@ -279,11 +347,16 @@ def run_watched(stack: AppStack, concurrency: int) -> AppRun:
     return stack.run(export_body(concurrency), timeout=3600, poll=1.0)
 
 
-def peer_app(servers: int, concurrency: int, seed: int, scale: float) -> dict[str, Any]:
-    """(a) this app, through devhost on a real-time clock, over TLS like the SDK peers."""
+def peer_app(
+    servers: int, concurrency: int, seed: int, scale: float, facts: bool = False
+) -> dict[str, Any]:
+    """(a) this app, through devhost on a real-time clock, over TLS like the SDK peers
+    (``facts``: add ``run_facts``)."""
     with peer_app_stack(servers, seed, scale) as (stack, host_clock):
         run = run_watched(stack, concurrency)
         outcome = _app_outcome(stack, run, to_emulated=host_clock.emulated)
+        if facts:
+            outcome.update(run_facts(stack, run))
     outcome.pop("durations")
     return {"peer": "app", "servers": servers, "concurrency": concurrency, "seed": seed,
             "scale": scale, **outcome}  # fmt: skip
@@ -407,8 +480,9 @@ def peer_sdk_sequential(
 # --- 3. orchestration cost as the fleet grows -----------------------------------------------------
 
 
-def cost(servers: int, concurrency: int, seed: int) -> dict[str, Any]:
-    """CPU and memory of the process hosting the app (run this in a fresh process)."""
+def cost(servers: int, concurrency: int, seed: int, facts: bool = False) -> dict[str, Any]:
+    """CPU and memory of the process hosting the app (run this in a fresh process); with
+    ``facts``, ``run_facts`` read after every figure (peak RSS included) is taken."""
     fleet = short_fleet(servers, seed)
     clock = SharedClock(VIRTUAL_START)
     with app_stack(fleet, emulator_clock=clock, host_clock=clock, seed=seed) as stack:
@@ -420,16 +494,19 @@ def cost(servers: int, concurrency: int, seed: int) -> dict[str, Any]:
         stats = store_stats(stack.host.stats())
         summary = run.report["summary"]
         settings = worker_settings()
+        peak_rss = _peak_rss_mb()
+        checked = run_facts(stack, run) if facts else {}
     return {
         "servers": servers,
         "concurrency": concurrency,
         **settings,
         "host_cpu_seconds": cpu,
         "cpu_per_server_ms": 1000.0 * cpu / servers,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss,
         "wall_seconds": wall,
         "succeeded": summary.get("succeeded"),
         **stats,
+        **checked,
     }
 
 
