@@ -310,6 +310,10 @@ def test_a_whole_run_through_the_apps_own_shard_batch_and_server_orchestrators()
     assert len(run.called(names.EXPORT_SHARD)) == 1
 
 
+# The SDK warns "Potential duplicate Task completion for TaskId: cancel" for an event raised
+# before the orchestrator first yields its waiter (TaskOrchestrationExecutor.set_task_value defers
+# it); it is applied once the waiter is yielded.
+@pytest.mark.filterwarnings("ignore:Potential duplicate Task completion")
 @pytest.mark.xfail(
     strict=True,
     reason="FleetRun.probe submits its probes without looking at a cancel that came while the "
