@@ -19,6 +19,7 @@ from tests.orchestrators.script import (
     accepted,
     by_name,
     cancel,
+    children_open,
     completed,
     exports,
     fleet_job,
@@ -117,6 +118,20 @@ def test_only_the_heads_of_the_windows_are_probed() -> None:
     assert len(run.called(names.SUBMIT_EXPORT)) == 2  # min(breakerSample, maxConcurrency)
     (servers_in_shard,) = shard_servers(run)
     assert ["firstOutcome" in s for s in servers_in_shard] == [True, True] + [False] * 4
+
+
+def test_shards_start_only_while_their_windows_fit_in_the_concurrency() -> None:
+    servers = [server_id(f"db{i}") for i in range(5)]
+    seconds = {f"db{i}": s for i, s in enumerate([30.0, 10.0, 20.0, 5.0, 1.0])}
+    output, run = fleet(
+        fleet_job(servers=servers, max_concurrency=2, shard_size=1),
+        script(submit_export=[accepted()] * 2),
+        exports(seconds=lambda server: seconds[short(server)]),
+    )
+    assert len(run.called(names.EXPORT_SHARD)) == 5
+    assert {c.input["window"] for c in run.called(names.EXPORT_SHARD)} == {1}
+    assert children_open(run) == 2  # five shards of one slot each, two slots in all
+    assert output["summary"]["succeeded"] == 5
 
 
 def test_discovery_retries_a_transient_listing_failure() -> None:
