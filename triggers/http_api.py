@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import os
-from typing import Any
+from typing import Any, cast
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -27,8 +27,8 @@ from mysqlexport.settings import Settings
 from triggers.instances import QueryFailed, query_instances
 from triggers.responses import error_response, json_response
 from triggers.runs import RUNNING, read_target, start_run
+from workflow.contracts import FleetJob, fleet_job, retry_job, target_input
 from workflow.instance_ids import is_run_id, new_run_id, server_prefix, shard_instance_id
-from workflow.jobs import fleet_job, retry_job, target_input
 from workflow.names import CANCEL_EVENT
 
 logger = logging.getLogger(__name__)
@@ -208,7 +208,9 @@ async def retry_failed(
     ]
     if not failed:
         return error_response(409, "NothingToRetry", f"run {run_id} has no failed servers")
-    original = status.input_ if isinstance(status.input_, dict) else json.loads(status.input_)
+    original = cast(
+        FleetJob, status.input_ if isinstance(status.input_, dict) else json.loads(status.input_)
+    )
     target = await read_target(client, run_id)
     if target is None:
         return error_response(
