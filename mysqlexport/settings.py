@@ -74,7 +74,8 @@ class Settings:
     shard_size: int = 500
     #: The most small servers exported back to back in one batch (1 turns batches off).
     batch_max_servers: int = 4
-    #: Polls home in on an export's estimated end from the bytes moved (off: Retry-After only).
+    #: Polls home in on an export's estimated end from the bytes moved (off: the waits follow
+    #: Retry-After and the whole-percent estimate only).
     poll_homing: bool = True
 
     @property

@@ -136,7 +136,9 @@ class FleetRun:
         fleet-wide error the breaker trips: nothing else is submitted. Otherwise each probed
         server's answer goes with it (``firstOutcome``), so its orchestration goes on from it.
         A probe activity that raised is that server's transient error."""
-        if not self.entries or self.run["dryRun"]:
+        if self.entries:
+            self.canceled = yield from self._cancel_came()  # while resolving: submit nothing
+        if not self.entries or self.run["dryRun"] or self.canceled:
             return
         self.context.set_custom_status({"phase": "probing", "total": self._total()})
         probed = probe_indices(self.plan, min(self.retry.breaker_sample, self.concurrency))
@@ -159,6 +161,15 @@ class FleetRun:
         }
         self.rows.extend(self._breaker_rows(probed, outcomes, tripped))
         self.entries, self.plan = [], []
+
+    def _cancel_came(self) -> Generator[Any, Any, bool]:
+        """Whether a cancel came while the servers were resolved. The SDK hands an event to its
+        waiter only once the waiter is yielded (``TaskOrchestrationExecutor.set_task_value``
+        defers it), so the waiter is yielded here beside a timer due now: the event, if it
+        came, wins at once; if not, the timer ends the wait."""
+        now = self.context.create_timer(self.context.current_utc_datetime)
+        first = yield self.context.task_any([self.cancel, now])
+        return bool(first is self.cancel)
 
     def _breaker_rows(
         self, probed: list[int], outcomes: list[SubmitAnswer], tripped: Mapping[str, Any]
@@ -250,6 +261,10 @@ class ShardUnit:
     @property
     def cost(self) -> int:
         return self.window
+
+    @property
+    def servers(self) -> int:
+        return len(self.entries)
 
     @property
     def submitted(self) -> bool:

@@ -364,7 +364,7 @@ class ServerExport:
         figures: Mapping[str, Any] = result or {}
         failure = None
         if not succeeded:
-            failure = error or figures.get("error") or {"code": "ExportFailed"}
+            failure = error or figures.get("error") or _no_error_given(figures.get("status"))
         return self._row(
             report.SUCCEEDED if succeeded else report.FAILED,
             start_time=figures.get("startTime") or self.state.get("startTime"),
@@ -427,6 +427,16 @@ class ServerExport:
 
     def _now(self) -> datetime:
         return utc(self.context.current_utc_datetime)
+
+
+def _no_error_given(status: str | None) -> ErrorJson:
+    """The row's error when the export did not succeed and ARM gave no error with it."""
+    if (status or "").lower() == "canceled":
+        return {
+            "code": "ExportCanceled",
+            "message": "the backupAndExport operation ended Canceled (not by this run)",
+        }
+    return {"code": "ExportFailed", "message": f"the export ended {status} with no error"}
 
 
 def _not_ready(retry_after: float | None) -> ErrorJson:

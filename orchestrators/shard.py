@@ -41,6 +41,7 @@ class ServerUnit:
     run: RunSettings
     entry: ServerEntry
     cost: int = 1
+    servers: int = 1
     instance_id: None = None  # followed to the end; it does not listen for a cancel
 
     @property
@@ -67,6 +68,10 @@ class BatchUnit:
     cost: int = 1
     submitted: bool = False  # probed servers always go alone (planning.plan_batches)
 
+    @property
+    def servers(self) -> int:
+        return len(self.entries)
+
     def start(self, context: df.DurableOrchestrationContext, canceled: bool) -> Any:
         batch: BatchInput = {"run": self.run, "servers": self.entries}
         return context.call_sub_orchestrator(names.EXPORT_BATCH, batch, self.instance_id)
@@ -87,6 +92,7 @@ class ValidateUnit:
     run: RunSettings
     entry: ServerEntry
     cost: int = 1
+    servers: int = 1
     submitted: bool = False
     instance_id: None = None
 

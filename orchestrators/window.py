@@ -45,6 +45,10 @@ class Unit(Protocol):
     @property
     def cost(self) -> int: ...
 
+    #: How many servers it stands for.
+    @property
+    def servers(self) -> int: ...
+
     #: It holds a server already submitted (probed): it runs even after a cancel.
     @property
     def submitted(self) -> bool: ...
@@ -63,7 +67,7 @@ class Unit(Protocol):
         """The rows of its servers when the run is canceled before it starts."""
 
 
-#: Called whenever the window changes: (rows so far, counted; units running; canceling).
+#: Called whenever the window changes: (rows so far, counted; servers running; canceling).
 Progress = Callable[[Tally, int, bool], None]
 
 
@@ -94,7 +98,7 @@ def sliding_window(  # noqa: PLR0917 - the window's inputs, each read once
             in_use += unit.cost
             started = True
         if progress is not None:
-            progress(tally, len(running), canceled)
+            progress(tally, sum(unit.servers for _, unit in running), canceled)
         if not running:
             break
         waiting = [task for task, _ in running] + ([] if canceled else [cancel])

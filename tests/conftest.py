@@ -1,4 +1,4 @@
-"""Every test starts from the log record factory the session started with.
+"""Every test starts and ends with the log record factory the session started with.
 
 Importing ``function_app`` installs the app's log redaction for the whole process
 (``mysqlexport.redaction.install_log_redaction``), and a test session imports it once. Without
@@ -17,8 +17,14 @@ from collections.abc import Iterator
 import pytest
 
 
+#: The factory before any test module ran: a module- or session-scoped fixture that indexes the
+#: app (devhost under test_api_properties, say) is set up before a test's own fixtures, so the
+#: factory found at a test's start may already be the app's.
+SESSION_FACTORY = logging.getLogRecordFactory()
+
+
 @pytest.fixture(autouse=True)
 def _log_record_factory_as_found() -> Iterator[None]:
-    factory = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(SESSION_FACTORY)
     yield
-    logging.setLogRecordFactory(factory)
+    logging.setLogRecordFactory(SESSION_FACTORY)

@@ -329,11 +329,6 @@ def test_a_whole_run_through_the_apps_own_shard_batch_and_server_orchestrators()
 # before the orchestrator first yields its waiter (TaskOrchestrationExecutor.set_task_value defers
 # it); it is applied once the waiter is yielded.
 @pytest.mark.filterwarnings("ignore:Potential duplicate Task completion")
-@pytest.mark.xfail(
-    strict=True,
-    reason="FleetRun.probe submits its probes without looking at a cancel that came while the "
-    "servers were being resolved (reported; orchestrators/ is not this tier's to change)",
-)
 def test_a_cancel_while_resolving_submits_nothing() -> None:
     found = listing((server_id("a"), 8), (server_id("b"), 4))
     output, run = fleet(

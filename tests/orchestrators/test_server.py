@@ -124,14 +124,22 @@ def test_a_failed_or_canceled_status_ends_the_row_without_reading_location(termi
     assert "read_result" not in called(run)
 
 
-def test_a_canceled_status_without_an_error_is_reported_as_export_failed() -> None:
-    # What the code does today: the row does not say the operation was Canceled.
+def test_a_canceled_status_without_an_error_says_the_export_was_canceled() -> None:
     row, _ = export(
         server_input(DB1),
         script(submit_export=[accepted()], read_status=[status("Canceled", error=None)]),
     )
     assert row["status"] == report.FAILED
-    assert row["error"] == {"code": "ExportFailed", "message": ""}
+    assert row["error"]["code"] == "ExportCanceled"
+
+
+def test_a_failed_status_without_an_error_names_the_status() -> None:
+    row, _ = export(
+        server_input(DB1),
+        script(submit_export=[accepted()], read_status=[status("Failed", error=None)]),
+    )
+    assert row["status"] == report.FAILED
+    assert row["error"]["code"] == "ExportFailed" and "Failed" in row["error"]["message"]
 
 
 def test_an_unreadable_final_result_keeps_success_with_a_note() -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from mysqlexport import report
 from mysqlexport.ids import ServerId
 from orchestrators.rows import ORCHESTRATION_FAILED
@@ -215,11 +213,6 @@ def test_a_failed_batch_fails_each_of_its_servers() -> None:
     assert {by_name(rows)[n]["error"]["code"] for n in failed} == {ORCHESTRATION_FAILED}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sliding_window reports len(running) units as 'running' servers: a running batch "
-    "counts 1, so the shard's 'pending' (and the progress API's) overstates (reported)",
-)
 def test_the_shards_progress_counts_running_servers_not_units() -> None:
     job = small_shard(3)
     run = ScriptedRun(

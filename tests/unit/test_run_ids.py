@@ -6,9 +6,9 @@ import pytest
 
 from triggers.schedule import SCHEDULED_PREFIX
 from workflow.instance_ids import (
+    batch_instance_id,
     is_run_id,
     new_run_id,
-    batch_instance_id,
     server_instance_id,
     shard_instance_id,
 )
