@@ -19,6 +19,7 @@ from mysqlexport.discovery import scope_path
 from mysqlexport.errors import ExportError, ExportFailed
 from mysqlexport.ids import ServerId
 from mysqlexport.models import AcceptedOperation, ExportResult, StillRunning
+from mysqlexport.request import DEFAULT_STATES
 from mysqlexport.sealing import Sealer
 from workflow.contracts import (
     Completed,
@@ -60,7 +61,7 @@ def list_scope(payload: Scope, client: ArmClient) -> ScopeListing:
     """
     subscription = str(payload["subscription"])
     groups: list[str | None] = list(payload.get("resourceGroups") or []) or [None]
-    allowed = {s.lower() for s in payload.get("states") or ["Ready"]}
+    allowed = {s.lower() for s in payload.get("states") or DEFAULT_STATES}
     wanted_tags = {str(k).lower(): v for k, v in (payload.get("tags") or {}).items()}
     servers: list[tuple[str, int | None]] = []
     skipped: list[report.ServerRow] = []

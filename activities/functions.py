@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -34,7 +33,7 @@ def _client() -> ArmClient:
 
 
 def _sealer() -> Sealer:
-    return Sealer.from_setting(os.environ.get("SAS_SEALING_KEY"))
+    return Sealer.from_env()
 
 
 def _arm_activity(body: Callable[[Any, ArmClient], Mapping[str, Any]]) -> Any:

@@ -13,13 +13,17 @@ setting a Key Vault reference so the key itself lives in Key Vault.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from mysqlexport.errors import ExportError, SettingsError
 from mysqlexport.redaction import SecretUri
+
+#: The app setting that holds the keys.
+SETTING: Final = "SAS_SEALING_KEY"
 
 PREFIX: Final = "sealed:v1:"
 
@@ -35,7 +39,7 @@ class Sealer:
 
     def __init__(self, keys: Sequence[str]) -> None:
         if not keys:
-            raise SettingsError({"SAS_SEALING_KEY": "is not set"})
+            raise SettingsError({SETTING: "is not set"})
         try:
             self._fernet = MultiFernet([Fernet(key.strip().encode()) for key in keys])
         except (ValueError, TypeError) as err:
@@ -46,6 +50,12 @@ class Sealer:
     def from_setting(cls, value: str | None) -> Sealer:
         """Build from the ``SAS_SEALING_KEY`` setting's value."""
         return cls([k for k in (value or "").split(",") if k.strip()])
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Sealer:
+        """Build from the ``SAS_SEALING_KEY`` app setting."""
+        env = os.environ if environ is None else environ
+        return cls.from_setting(env.get(SETTING))
 
     @staticmethod
     def new_key() -> str:

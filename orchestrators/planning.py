@@ -9,15 +9,11 @@ import heapq
 from collections.abc import Sequence
 from typing import NamedTuple
 
-#: Servers per shard: each shard's history holds at most this many servers' completions.
-DEFAULT_SHARD_SIZE = 500
 #: A shard whose window has this many slots ends about as evenly as one global window would;
 #: when the concurrency allows that many slots to more shards than ``shard_size`` requires, the
 #: fleet uses them (smaller shards replay shorter histories), down to MIN_SHARD_SIZE servers.
 WIDE_WINDOW = 25
 MIN_SHARD_SIZE = 100
-#: The most servers one batch holds by default (``BATCH_MAX_SERVERS``; 1 turns batches off).
-DEFAULT_BATCH_MAX_SERVERS = 4
 #: A batch holds at most 1/BATCH_SHARE of one window slot's predicted load.
 BATCH_SHARE = 10
 
@@ -79,9 +75,7 @@ def probe_indices(plan: Sequence[ShardPlan], budget: int) -> list[int]:
     return chosen
 
 
-def plan_batches(
-    sizes: Sequence[float | None], window: int, max_servers: int = DEFAULT_BATCH_MAX_SERVERS
-) -> list[list[int]]:
+def plan_batches(sizes: Sequence[float | None], window: int, max_servers: int) -> list[list[int]]:
     """Group a shard's servers (largest first) into the units its window runs.
 
     A shard's window refills on every completion, and every completion replays the shard's whole

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from typing import Any, cast
 
 import azure.durable_functions as df
@@ -37,7 +36,7 @@ bp = df.Blueprint()
 
 def _configured() -> tuple[Settings, Sealer]:
     settings = Settings.from_env()
-    return settings, Sealer.from_setting(os.environ.get("SAS_SEALING_KEY"))
+    return settings, Sealer.from_env()
 
 
 def _read_body(req: func.HttpRequest) -> Any:

@@ -47,7 +47,7 @@ async def scheduled_export(timer: func.TimerRequest, client: df.DurableOrchestra
         raw = os.environ.get("EXPORT_SCHEDULE_REQUEST", "")
         request = parse_request(json.loads(raw) if raw.strip() else None)
         job_settings = Settings.from_env()
-        sealer = Sealer.from_setting(os.environ.get("SAS_SEALING_KEY"))
+        sealer = Sealer.from_env()
     except (ExportError, ValueError) as err:
         logger.error("scheduled export not started: EXPORT_SCHEDULE_REQUEST: %s", err)
         return

@@ -55,6 +55,8 @@ class ErrorJson(TypedDict, total=False):
     retryAfter: float
     #: True when trying again may work (a transport failure, a 5xx, a crashed activity).
     transient: bool
+    #: One entry per bad field of an invalid input (``InvalidRequest``), as ARM's error nests them.
+    details: list[dict[str, str]]
 
 
 class Problem(TypedDict):

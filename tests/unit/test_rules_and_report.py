@@ -15,8 +15,7 @@ from mysqlexport.rules import (
     poll_retry_delay,
     submit_retry_delay,
 )
-from orchestrators.planning import plan_batches as plan_units
-from orchestrators.planning import plan_shards, probe_indices
+from orchestrators.planning import plan_batches, plan_shards, probe_indices
 
 POLICY = RetryPolicy(
     transient_attempts=3,
@@ -193,27 +192,27 @@ def test_summary_counts_every_state_and_bytes_of_successes() -> None:
 
 def test_units_group_small_servers_of_a_narrow_window_into_runs() -> None:
     # like sizes, 2 slots over 80 servers: a slot's load is 40 servers, a run at most 4
-    units = plan_units([1.0] * 80, 2)
+    units = plan_batches([1.0] * 80, 2, 4)
     assert units[:2] == [[0], [1]]  # the heads of the window go alone
     assert all(len(u) == 4 for u in units[2:-1]) and units[-1] == [78, 79]
     assert [p for u in units for p in u] == list(range(80))  # every server once, in order
     # a wide window (few servers per slot) keeps every server alone
-    assert plan_units([1.0] * 80, 20) == [[i] for i in range(80)]
+    assert plan_batches([1.0] * 80, 20, 4) == [[i] for i in range(80)]
 
 
 def test_runs_stay_within_a_tenth_of_a_slot_and_big_servers_alone() -> None:
     sizes: list[float | None] = [500.0, 400.0, 300.0, 60.0, 30.0, 20.0, 10.0, 10.0, 5.0, 5.0]
     total = sum(s for s in sizes if s is not None)
-    units = plan_units(sizes, 1)
+    units = plan_batches(sizes, 1, 4)
     assert units[0] == [0]
     for unit in units:
         if len(unit) > 1:
             assert sum(sizes[p] or 0.0 for p in unit) <= total / 10
     assert [1] in units and [2] in units  # larger than a tenth: alone
     # unknown sizes (servers named explicitly) count as the largest: never grouped
-    assert plan_units([None, None, None, None], 1) == [[0], [1], [2], [3]]
-    assert plan_units([None] * 100, 2) == [[i] for i in range(100)]
+    assert plan_batches([None, None, None, None], 1, 4) == [[0], [1], [2], [3]]
+    assert plan_batches([None] * 100, 2, 4) == [[i] for i in range(100)]
     mixed: list[float | None] = [1.0] * 60
     mixed[30] = None
-    units = plan_units(mixed, 2)
+    units = plan_batches(mixed, 2, 4)
     assert [30] in units and all(30 not in u or len(u) == 1 for u in units)
