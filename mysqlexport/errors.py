@@ -175,8 +175,6 @@ class FinalAnswer(Protocol):
     @property
     def status(self) -> str: ...
 
-    def to_dict(self) -> dict[str, Any]: ...
-
 
 class ExportFailed(ArmError):
     """The export itself ended Failed or Canceled; ``code`` is the operation's own error code.

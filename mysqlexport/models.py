@@ -1,17 +1,22 @@
-"""Values the ARM client returns: plain, frozen, and JSON round-trippable.
+"""Values the ARM client returns: plain and frozen, read from ARM's bodies with ``from_body``.
 
-Anything that crosses an activity boundary in the workflow must be JSON, so each type has
-``to_dict``/``from_dict``. None of them holds a SAS URI or a token.
+None of them holds a SAS URI or a token. What crosses an activity boundary is their JSON form
+in ``workflow.contracts`` (one key style, ARM's camelCase).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from mysqlexport import lro
 from mysqlexport.ids import ServerId
+
+
+def _properties(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    props = body.get("properties")
+    return props if isinstance(props, Mapping) else {}
 
 
 def _opt_str(value: object) -> str | None:
@@ -80,24 +85,10 @@ class AcceptedOperation:
             raise ValueError("an accepted operation has no polling URL")
         return url
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AcceptedOperation:
-        """Inverse of ``to_dict``."""
-        return cls(
-            location_url=_opt_str(data.get("location_url")),
-            async_operation_url=_opt_str(data.get("async_operation_url")),
-            retry_after=_opt_float(data.get("retry_after")),
-            request_id=_opt_str(data.get("request_id")),
-        )
-
 
 @dataclass(frozen=True)
-class OperationStatus:
-    """One read of the operation's status resource (Azure-AsyncOperation URL)."""
+class ExportFigures:
+    """What both an operation's status and its final result say about the export."""
 
     status: str
     percent_complete: float | None = None
@@ -106,7 +97,6 @@ class OperationStatus:
     end_time: str | None = None
     datasource_size_bytes: int | None = None
     data_transferred_bytes: int | None = None
-    retry_after: float | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -115,77 +105,56 @@ class OperationStatus:
 
     @property
     def succeeded(self) -> bool:
-        """True when the operation ended Succeeded."""
+        """True when the export ended Succeeded."""
         return lro.is_succeeded(self.status)
+
+    @staticmethod
+    def read(body: Mapping[str, Any]) -> dict[str, Any]:
+        """The figures of an operation status or ``BackupAndExportResponse`` body, as keyword
+        arguments (the byte counts are under ``properties``)."""
+        props = _properties(body)
+        return {
+            "status": str(body.get("status")),
+            "percent_complete": _opt_float(body.get("percentComplete")),
+            "error": ErrorDetail.from_body(body.get("error")),
+            "start_time": _opt_str(body.get("startTime")),
+            "end_time": _opt_str(body.get("endTime")),
+            "datasource_size_bytes": _opt_int(props.get("datasourceSizeInBytes")),
+            "data_transferred_bytes": _opt_int(props.get("dataTransferredInBytes")),
+        }
+
+
+@dataclass(frozen=True)
+class OperationStatus(ExportFigures):
+    """One read of the operation's status resource (Azure-AsyncOperation URL)."""
+
+    retry_after: float | None = None
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any], retry_after: float | None) -> OperationStatus:
         """Read an ARM operation status (or BackupAndExportResponse) body."""
-        props = body.get("properties")
-        props = props if isinstance(props, Mapping) else {}
-        return cls(
-            status=str(body.get("status")),
-            percent_complete=_opt_float(body.get("percentComplete")),
-            error=ErrorDetail.from_body(body.get("error")),
-            start_time=_opt_str(body.get("startTime")),
-            end_time=_opt_str(body.get("endTime")),
-            datasource_size_bytes=_opt_int(props.get("datasourceSizeInBytes")),
-            data_transferred_bytes=_opt_int(props.get("dataTransferredInBytes")),
-            retry_after=retry_after,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        out = asdict(self)
-        out["error"] = self.error.to_dict() if self.error else None
-        return out
+        return cls(**ExportFigures.read(body), retry_after=retry_after)
 
 
 @dataclass(frozen=True)
-class ExportResult:
+class ExportResult(ExportFigures):
     """The final ``BackupAndExportResponse`` of an export."""
 
-    status: str
     name: str | None = None
     resource_id: str | None = None
-    start_time: str | None = None
-    end_time: str | None = None
-    percent_complete: float | None = None
-    datasource_size_bytes: int | None = None
-    data_transferred_bytes: int | None = None
     backup_metadata: str | None = None
-    error: ErrorDetail | None = None
     request_id: str | None = None
-
-    @property
-    def succeeded(self) -> bool:
-        """True when the export ended Succeeded."""
-        return lro.is_succeeded(self.status)
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any], request_id: str | None) -> ExportResult:
         """Read a BackupAndExportResponse body."""
-        props = body.get("properties")
-        props = props if isinstance(props, Mapping) else {}
         return cls(
-            status=str(body.get("status")),
+            **ExportFigures.read(body),
             name=_opt_str(body.get("name")),
             resource_id=_opt_str(body.get("id")),
-            start_time=_opt_str(body.get("startTime")),
-            end_time=_opt_str(body.get("endTime")),
-            percent_complete=_opt_float(body.get("percentComplete")),
-            datasource_size_bytes=_opt_int(props.get("datasourceSizeInBytes")),
-            data_transferred_bytes=_opt_int(props.get("dataTransferredInBytes")),
-            backup_metadata=_opt_str(props.get("backupMetadata")),
-            error=ErrorDetail.from_body(body.get("error")),
+            backup_metadata=_opt_str(_properties(body).get("backupMetadata")),
             request_id=request_id,
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        out = asdict(self)
-        out["error"] = self.error.to_dict() if self.error else None
-        return out
 
 
 @dataclass(frozen=True)
@@ -211,8 +180,7 @@ class ServerInfo:
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> ServerInfo:
         """Read an ARM ``Server`` resource."""
-        props = body.get("properties")
-        props = props if isinstance(props, Mapping) else {}
+        props = _properties(body)
         sku = body.get("sku")
         sku = sku if isinstance(sku, Mapping) else {}
         storage = props.get("storage")
@@ -228,15 +196,3 @@ class ServerInfo:
             sku_tier=_opt_str(sku.get("tier")),
             storage_gb=_opt_int(storage.get("storageSizeGB")),
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "id": self.id.resource_id,
-            "location": self.location,
-            "state": self.state,
-            "tags": dict(self.tags),
-            "version": self.version,
-            "skuTier": self.sku_tier,
-            "storageGB": self.storage_gb,
-        }
