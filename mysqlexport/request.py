@@ -8,7 +8,7 @@ the whole request is valid.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
@@ -125,6 +125,25 @@ def _int_field(
     return value
 
 
+def _each_valid(
+    items: list[str],
+    field: str,
+    check: Callable[[str, str], str],
+    why: str,
+    problems: dict[str, str],
+) -> list[str]:
+    """What ``check(item, path)`` makes of each item it accepts; ``why`` is the problem of
+    ``field[i]`` for each it refuses."""
+    kept: list[str] = []
+    for i, item in enumerate(items):
+        path = f"{field}[{i}]"
+        try:
+            kept.append(check(item, path))
+        except InvalidRequest:
+            problems[path] = why
+    return kept
+
+
 def _string_list(value: object, path: str, limit: int, problems: dict[str, str]) -> list[str]:
     if not isinstance(value, list):
         problems[path] = "must be an array of strings"
@@ -180,29 +199,30 @@ def _parse_discover(value: object, problems: dict[str, str]) -> Discovery | None
     unknown = set(value) - {"subscriptions", "resourceGroups", "tags", "states"}
     for name in sorted(unknown):
         problems[f"discover.{name}"] = "is not a known field"
-    subs: list[str] = []
     raw_subs = _string_list(
         value.get("subscriptions"), "discover.subscriptions", MAX_SUBSCRIPTIONS, problems
     )
     if "subscriptions" not in value or (not raw_subs and "discover.subscriptions" not in problems):
         problems["discover.subscriptions"] = "must list at least one subscription id"
-    for i, sub in enumerate(raw_subs):
-        path = f"discover.subscriptions[{i}]"
-        try:
-            subs.append(validate_subscription(sub, path))
-        except InvalidRequest:
-            problems[path] = "is not a subscription id (a GUID)"
+    subs = _each_valid(
+        raw_subs,
+        "discover.subscriptions",
+        validate_subscription,
+        "is not a subscription id (a GUID)",
+        problems,
+    )
     groups: list[str] = []
     if value.get("resourceGroups") is not None:
         raw = _string_list(
             value["resourceGroups"], "discover.resourceGroups", MAX_RESOURCE_GROUPS, problems
         )
-        for i, rg in enumerate(raw):
-            path = f"discover.resourceGroups[{i}]"
-            try:
-                groups.append(validate_resource_group(rg, path))
-            except InvalidRequest:
-                problems[path] = "is not a resource group name"
+        groups = _each_valid(
+            raw,
+            "discover.resourceGroups",
+            validate_resource_group,
+            "is not a resource group name",
+            problems,
+        )
     tags: dict[str, str] = {}
     raw_tags = value.get("tags")
     if raw_tags is not None:
