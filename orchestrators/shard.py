@@ -35,14 +35,22 @@ from workflow.instance_ids import batch_instance_id
 
 
 @dataclass(frozen=True)
-class ServerUnit:
-    """One server's export in one window slot."""
+class _OneServer:
+    """A unit that stands for one server and does not listen for a cancel."""
 
     run: RunSettings
     entry: ServerEntry
     cost: int = 1
     servers: int = 1
-    instance_id: None = None  # followed to the end; it does not listen for a cancel
+    instance_id: None = None
+
+    def canceled_rows(self) -> list[report.ServerRow]:
+        return [canceled_row(self.entry)]
+
+
+@dataclass(frozen=True)
+class ServerUnit(_OneServer):
+    """One server's export in one window slot; followed to the end after a cancel."""
 
     @property
     def submitted(self) -> bool:
@@ -53,9 +61,6 @@ class ServerUnit:
 
     def rows(self, task: Any) -> list[report.ServerRow]:
         return [export_server_row(task, self.entry)]
-
-    def canceled_rows(self) -> list[report.ServerRow]:
-        return [canceled_row(self.entry)]
 
 
 @dataclass(frozen=True)
@@ -86,15 +91,10 @@ class BatchUnit:
 
 
 @dataclass(frozen=True)
-class ValidateUnit:
+class ValidateUnit(_OneServer):
     """A dry run's check of one server (``validate_server``)."""
 
-    run: RunSettings
-    entry: ServerEntry
-    cost: int = 1
-    servers: int = 1
     submitted: bool = False
-    instance_id: None = None
 
     def start(self, context: df.DurableOrchestrationContext, canceled: bool) -> Any:
         ref: ServerRef = {"id": self.entry["id"]}
@@ -104,9 +104,6 @@ class ValidateUnit:
         failed = task.state is TaskState.FAILED  # the activity raised: that server's row
         answer = crashed(task.result) if failed else task.result
         return [dry_run_row(self.entry, answer, self.run["sasCount"])]
-
-    def canceled_rows(self) -> list[report.ServerRow]:
-        return [canceled_row(self.entry)]
 
 
 Unit = ServerUnit | BatchUnit | ValidateUnit
