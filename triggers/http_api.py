@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import azure.durable_functions as df
@@ -83,6 +84,38 @@ async def _find_run(
     return run_id, status, None
 
 
+#: A route's work once its run is found: ``(request, client, run id, the run's status)``.
+RunHandler = Callable[
+    [func.HttpRequest, df.DurableOrchestrationClient, str, Any], Awaitable[func.HttpResponse]
+]
+
+
+def _on_run(
+    route: str, method: str, *, show_input: bool = False
+) -> Callable[[RunHandler], RunHandler]:
+    """Register the decorated handler as the HTTP function of ``method route``, a route naming
+    one run: the function finds the run first (``_find_run``) and answers 404 for an unknown
+    one, so the handler starts from a run that exists. The function keeps the handler's name
+    (the host's function name) and docstring."""
+
+    def register(handler: RunHandler) -> RunHandler:
+        async def function(
+            req: func.HttpRequest, client: df.DurableOrchestrationClient
+        ) -> func.HttpResponse:
+            run_id, status, missing = await _find_run(client, req, show_input)
+            if missing is not None:
+                return missing
+            return await handler(req, client, run_id, status)
+
+        function.__name__ = function.__qualname__ = handler.__name__
+        function.__doc__ = handler.__doc__
+        with_client = bp.durable_client_input(client_name="client")(function)
+        bp.route(route=route, methods=[method], auth_level=func.AuthLevel.FUNCTION)(with_client)
+        return handler
+
+    return register
+
+
 @bp.route(route="exports", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
 async def start_export(
@@ -151,15 +184,11 @@ async def _progress(
     return body
 
 
-@bp.route(route="exports/{runId}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
-@bp.durable_client_input(client_name="client")
+@_on_run("exports/{runId}", "GET")
 async def get_export(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient
+    req: func.HttpRequest, client: df.DurableOrchestrationClient, run_id: str, status: Any
 ) -> func.HttpResponse:
     """Concise progress: counts by state, bytes, per-server rows."""
-    run_id, status, missing = await _find_run(client, req)
-    if missing is not None:
-        return missing
     try:
         return json_response(await _progress(client, run_id, status))
     except (QueryFailed, requests.RequestException) as err:
@@ -169,15 +198,11 @@ async def get_export(
         )
 
 
-@bp.route(route="exports/{runId}/cancel", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
-@bp.durable_client_input(client_name="client")
+@_on_run("exports/{runId}/cancel", "POST")
 async def cancel_export(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient
+    req: func.HttpRequest, client: df.DurableOrchestrationClient, run_id: str, status: Any
 ) -> func.HttpResponse:
     """Graceful cancel: nothing new is submitted; in-flight exports are followed to the end."""
-    run_id, status, missing = await _find_run(client, req)
-    if missing is not None:
-        return missing
     if status.runtime_status not in RUNNING:
         return error_response(409, "RunNotRunning", f"run {run_id} is {_status_name(status)}")
     # The run passes the cancel on to its running shards, and they to their running units
@@ -186,17 +211,11 @@ async def cancel_export(
     return json_response({"runId": run_id, "canceling": True}, 202)
 
 
-@bp.route(
-    route="exports/{runId}/retry-failed", methods=["POST"], auth_level=func.AuthLevel.FUNCTION
-)
-@bp.durable_client_input(client_name="client")
+@_on_run("exports/{runId}/retry-failed", "POST", show_input=True)
 async def retry_failed(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient
+    req: func.HttpRequest, client: df.DurableOrchestrationClient, run_id: str, status: Any
 ) -> func.HttpResponse:
     """A new run for the Failed and TimedOut servers of a finished run, same target."""
-    run_id, status, missing = await _find_run(client, req, show_input=True)
-    if missing is not None:
-        return missing
     if status.runtime_status is not OrchestrationRuntimeStatus.Completed:
         return error_response(409, "RunNotFinished", f"run {run_id} is {_status_name(status)}")
     output = status.output if isinstance(status.output, dict) else {}
