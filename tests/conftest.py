@@ -16,7 +16,6 @@ from collections.abc import Iterator
 
 import pytest
 
-
 #: The factory before any test module ran: a module- or session-scoped fixture that indexes the
 #: app (devhost under test_api_properties, say) is set up before a test's own fixtures, so the
 #: factory found at a test's start may already be the app's.
