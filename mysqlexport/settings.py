@@ -77,6 +77,9 @@ class Settings:
     #: Polls home in on an export's estimated end from the bytes moved (off: the waits follow
     #: Retry-After and the whole-percent estimate only).
     poll_homing: bool = True
+    #: The Durable SDK's history timestamps parsed with ``fromisoformat`` first
+    #: (``orchestrators/replay_speed.py``; read when the orchestrators are imported).
+    fast_history_timestamps: bool = True
 
     @property
     def arm_origin(self) -> tuple[str, str, int]:
@@ -148,10 +151,10 @@ def _number(low: float, high: float) -> Callable[[str, Any], float]:
 _SWITCH: Final = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
-def _switch(raw: str, default: Any) -> bool:
-    """A yes/no setting."""
+def switch(raw: str, default: Any = None) -> bool:
+    """A yes/no setting (``true``/``false``, ``1``/``0``, ``yes``/``no``); ValueError otherwise."""
     try:
-        return _SWITCH[raw.lower()]
+        return _SWITCH[raw.strip().lower()]
     except KeyError:
         raise ValueError(f"{raw!r} is not true or false") from None
 
@@ -169,7 +172,8 @@ _PARSED: Final = (
     ("DEADLINE_MINUTES", "deadline_minutes", _number(1.0, MAX_DEADLINE_MINUTES)),
     ("SHARD_SIZE", "shard_size", _number(10.0, 5000.0)),
     ("BATCH_MAX_SERVERS", "batch_max_servers", _number(1.0, 16.0)),
-    ("POLL_HOMING", "poll_homing", _switch),
+    ("POLL_HOMING", "poll_homing", switch),
+    ("FAST_HISTORY_TIMESTAMPS", "fast_history_timestamps", switch),
 )
 
 

@@ -10,6 +10,8 @@ from azure.durable_functions.models.history.HistoryEvent import HistoryEvent
 from dateutil.parser import parse as dateutil_parse
 
 import orchestrators  # noqa: F401 - importing the orchestrators installs the parser
+from mysqlexport.errors import SettingsError
+from mysqlexport.settings import Settings
 from orchestrators import replay_speed
 
 HOST_FORMATS = [
@@ -54,3 +56,27 @@ def test_anything_else_falls_back_to_dateutil() -> None:
 def test_history_events_use_it() -> None:
     event = HistoryEvent(EventType=12, EventId=-1, IsPlayed=False, Timestamp=HOST_FORMATS[0])
     assert event.timestamp == datetime(2026, 11, 27, 6, 0, 0, 123456, tzinfo=UTC)
+
+
+def test_the_setting_turns_the_parser_off_and_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    try:
+        monkeypatch.setenv(replay_speed.SETTING, "false")
+        assert replay_speed.install_from_setting() is False
+        assert not replay_speed.installed()
+        monkeypatch.setenv(replay_speed.SETTING, "")
+        assert replay_speed.install_from_setting() is True
+        assert replay_speed.installed()
+    finally:
+        replay_speed.install()
+
+
+def test_a_value_that_is_not_a_switch_keeps_it_on_and_settings_refuse_it(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv(replay_speed.SETTING, "maybe")
+    assert replay_speed.install_from_setting() is True
+    assert replay_speed.SETTING in caplog.text
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({replay_speed.SETTING: "maybe"})
+    assert replay_speed.SETTING in info.value.problems
+    assert Settings.from_env({replay_speed.SETTING: "no"}).fast_history_timestamps is False
