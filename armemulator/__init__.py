@@ -1,4 +1,5 @@
-"""An Azure Resource Manager emulator for Microsoft.DBforMySQL flexible servers' backupAndExport.
+"""An Azure Resource Manager emulator for Microsoft.DBforMySQL flexible servers' backupAndExport
+and on-demand backups (backupsV2).
 
 Why this package exists: the fleet export app must be tested and benchmarked against ARM without
 an Azure subscription - and against the situations Azure rarely shows on demand (throttling,
@@ -13,6 +14,7 @@ from the rest of the project.
 
 Modules: ``clock`` (time), ``throttle`` (ARM token buckets), ``faults`` (injected failures),
 ``fleet`` (server descriptions), ``config`` (settings), ``model`` (state and ground truth),
+``backups`` (one on-demand backup and its rules),
 ``auth`` / ``identity`` (tokens, managed-identity endpoint), ``oplinks`` (signed polling URLs),
 ``validation`` / ``errors`` / ``representations`` (the contract), ``handlers`` (operations),
 ``app`` (request pipeline), ``server`` (HTTP transport), ``admin`` (/_emulator routes),
@@ -20,10 +22,17 @@ Modules: ``clock`` (time), ``throttle`` (ARM token buckets), ``faults`` (injecte
 person), ``__main__`` (CLI).
 """
 
+from armemulator.backups import BackupRecord
 from armemulator.clock import Clock, ScaledClock, VirtualClock, WallClock
 from armemulator.config import (
+    BACKUP_STATUS_API_VERSION,
+    BACKUPS_V2_API_VERSIONS,
+    DEFAULT_BACKUP_LIMIT,
+    DEFAULT_BACKUPS_PAUSED_ERROR,
     DEFAULT_PAUSED_ERROR,
     SUPPORTED_API_VERSIONS,
+    BackupAnswer,
+    BackupNaming,
     EmulatorConfig,
     PausedError,
     Resubmission,
@@ -37,12 +46,19 @@ from armemulator.kinds import POLLING_KINDS, Kind
 from armemulator.model import ExportRecord
 
 __all__ = [
+    "BACKUPS_V2_API_VERSIONS",
+    "BACKUP_STATUS_API_VERSION",
+    "DEFAULT_BACKUPS_PAUSED_ERROR",
+    "DEFAULT_BACKUP_LIMIT",
     "DEFAULT_PAUSED_ERROR",
     "DEFAULT_SUBSCRIPTION",
     "GIB",
     "POLLING_KINDS",
     "SUPPORTED_API_VERSIONS",
     "ArmError",
+    "BackupAnswer",
+    "BackupNaming",
+    "BackupRecord",
     "Clock",
     "Counters",
     "Emulator",

@@ -6,6 +6,7 @@ benchmark driver in another process. These routes expose the same facts over loo
 
 * ``GET /_emulator/counters`` - ``Counters.as_dict()``
 * ``GET /_emulator/exports`` - ``{"exports": [ExportRecord.as_dict(), ...]}``
+* ``GET /_emulator/backups`` - ``{"backups": [BackupRecord.as_dict(), ...]}`` (accepted by a PUT)
 * ``GET /_emulator/clock`` - ``{"now", "iso", "kind", "scale"?}``
 * ``POST /_emulator/clock/advance?seconds=N`` - virtual clock only (409 otherwise)
 
@@ -19,6 +20,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from armemulator.backups import BackupRecord
 from armemulator.clock import Clock, ScaledClock, VirtualClock, clock_kind
 from armemulator.counters import Counters
 from armemulator.model import ExportRecord
@@ -47,10 +49,12 @@ class AdminRoutes:
         clock: Clock,
         counters: Callable[[], Counters],
         exports: Callable[[], list[ExportRecord]],
+        backups: Callable[[], list[BackupRecord]],
     ) -> None:
         self._clock = clock
         self._counters = counters
         self._exports = exports
+        self._backups = backups
 
     def _clock_body(self) -> dict[str, Any]:
         now = self._clock.now()
@@ -68,6 +72,8 @@ class AdminRoutes:
             return Response.json(200, self._counters().as_dict())
         if route == "exports" and method == "GET":
             return Response.json(200, {"exports": [r.as_dict() for r in self._exports()]})
+        if route == "backups" and method == "GET":
+            return Response.json(200, {"backups": [r.as_dict() for r in self._backups()]})
         if route == "clock" and method == "GET":
             return Response.json(200, self._clock_body())
         if route == "clock/advance" and method == "POST":

@@ -5,8 +5,10 @@ order matters to a client (a throttled request never reaches the resource provid
 strike before or after an export is accepted). Routing and those steps live here; what each
 operation means lives in ``handlers``; sockets live in ``server``.
 
-Per ARM request: count it (kind, server, foreign Host) -> bearer token (401) -> path known (404)
-and method allowed (405) -> throttling bucket for (subscription, principal, read|write) (429) ->
+Per ARM request: count it (kind, server, foreign Host; a poll of an on-demand backup's operation
+is counted as ``backup_operation_status`` / ``backup_async_operation``) -> bearer token (401) ->
+path known (404) and method allowed (405) -> throttling bucket for (subscription, principal,
+read|write) (429) ->
 faults rolled (unless ``fault_after_accept``) -> handler -> faults rolled after it (with
 ``fault_after_accept``) -> common headers (``x-ms-request-id``, ``x-ms-correlation-request-id``,
 ``x-ms-ratelimit-remaining-subscription-reads|writes``). The token endpoint and ``/_emulator/``
@@ -31,7 +33,7 @@ from armemulator.errors import ArmError
 from armemulator.faults import FaultDecision, FaultInjector, FaultType
 from armemulator.handlers import ArmOperations
 from armemulator.identity import IdentityEndpoint
-from armemulator.kinds import POLLING_KINDS, WRITE_KINDS, Kind
+from armemulator.kinds import BACKUP_POLLING_KINDS, POLLING_KINDS, WRITE_KINDS, Kind
 from armemulator.representations import iso
 from armemulator.throttle import OperationType, SubscriptionThrottle
 from armemulator.wire import JSON_CONTENT_TYPE, Request, Response
@@ -61,19 +63,30 @@ ROUTES: tuple[Route, ...] = (
     _route(Kind.ASYNC_OPERATION, "GET", _LOCATION + "/azureAsyncOperation/(?P<operation>[^/]+)"),
     _route(Kind.OPERATION_STATUS, "GET", _LOCATION + "/operationStatus/(?P<operation>[^/]+)"),
     _route(Kind.VALIDATE_BACKUP, "POST", _SERVER + "/validateBackup"),
+    _route(Kind.CREATE_BACKUP, "PUT", _SERVER + "/backupsV2/(?P<backup>[^/]+)"),
+    _route(Kind.GET_BACKUP, "GET", _SERVER + "/backupsV2/(?P<backup>[^/]+)"),
+    _route(Kind.LIST_BACKUPS, "GET", _SERVER + "/backupsV2"),
     _route(Kind.GET_SERVER, "GET", _SERVER),
     _route(Kind.LIST_SERVERS_BY_RESOURCE_GROUP, "GET", _RG + _PROVIDER + "/flexibleServers"),
     _route(Kind.LIST_SERVERS, "GET", _SUB + _PROVIDER + "/flexibleServers"),
 )
 
 
-def match_route(path: str) -> tuple[Route | None, dict[str, str]]:
-    """The route whose pattern matches ``path`` (any method), and its path parameters."""
+def match_route(path: str, method: str) -> tuple[Route | None, dict[str, str], tuple[str, ...]]:
+    """The route for ``path`` and ``method`` (else the first route of ``path``, whose method
+    differs), its path parameters, and every method ``path`` allows."""
+    matched: list[tuple[Route, dict[str, str]]] = []
     for route in ROUTES:
         found = route.pattern.match(path)
         if found:
-            return route, found.groupdict()
-    return None, {}
+            matched.append((route, found.groupdict()))
+    if not matched:
+        return None, {}, ()
+    allowed = tuple(route.method for route, _ in matched)
+    for route, params in matched:
+        if route.method == method:
+            return route, params, allowed
+    return matched[0][0], matched[0][1], allowed
 
 
 def _bearer(request: Request) -> str | None:
@@ -118,13 +131,15 @@ class Application:
         foreign = host not in self._served_hosts()
         if path.rstrip("/").lower() == IDENTITY_PATH:
             return self._token(request, foreign)
-        route, params = match_route(path)
+        route, params, allowed = match_route(path, request.method)
         kind = route.kind if route and route.method == request.method else Kind.UNKNOWN
         server = params.get("server")
-        if server is None and kind in POLLING_KINDS:
-            server = self._ops.operation_server(params)
+        if kind in POLLING_KINDS:
+            server, is_backup = self._ops.describe_operation(params)
+            if is_backup:
+                kind = BACKUP_POLLING_KINDS[kind]
         self._counters.request(kind, server, foreign_host=foreign)
-        response = self._arm(request, route, params, kind)
+        response = self._arm(request, route, params, kind, allowed)
         if not response.reset:
             self._counters.response(kind, response.status)
         return response
@@ -159,7 +174,12 @@ class Application:
             raise errors.invalid_token(str(err)) from err
 
     def _arm(
-        self, request: Request, route: Route | None, params: dict[str, str], kind: Kind
+        self,
+        request: Request,
+        route: Route | None,
+        params: dict[str, str],
+        kind: Kind,
+        allowed: tuple[str, ...],
     ) -> Response:
         correlation = (
             request.header("x-ms-correlation-request-id")
@@ -181,7 +201,7 @@ class Application:
             if route is None:
                 raise errors.path_not_found(request.path)
             if request.method != route.method:
-                raise errors.method_not_allowed(request.method, route.method)
+                raise errors.method_not_allowed(request.method, ", ".join(allowed))
             op = OperationType.WRITE if kind in WRITE_KINDS else OperationType.READ
             decision = self._throttle.take(subscription, principal.object_id, op)
             headers[f"x-ms-ratelimit-remaining-subscription-{op.value}s"] = str(decision.remaining)
@@ -230,10 +250,16 @@ class Application:
         ops = self._ops
         if kind is Kind.BACKUP_AND_EXPORT:
             return ops.backup_and_export(request, params, principal)
-        if kind is Kind.ASYNC_OPERATION:
+        if kind in (Kind.ASYNC_OPERATION, Kind.BACKUP_ASYNC_OPERATION):
             return ops.async_operation(request, params)
-        if kind is Kind.OPERATION_STATUS:
+        if kind in (Kind.OPERATION_STATUS, Kind.BACKUP_OPERATION_STATUS):
             return ops.operation_status(request, params)
+        if kind is Kind.CREATE_BACKUP:
+            return ops.create_backup(request, params, principal)
+        if kind is Kind.GET_BACKUP:
+            return ops.get_backup(request, params, principal)
+        if kind is Kind.LIST_BACKUPS:
+            return ops.list_backups(request, params, principal)
         if kind is Kind.VALIDATE_BACKUP:
             return ops.validate_backup(request, params, principal)
         if kind is Kind.GET_SERVER:

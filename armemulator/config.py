@@ -45,6 +45,42 @@ class Resubmission(StrEnum):
     REFUSE = "refuse"
 
 
+class BackupAnswer(StrEnum):
+    """How ``PUT .../backupsV2/{backupName}`` answers when it accepts a backup.
+
+    The 2024-12-30 contract declares 200 (body), 201 (body, ``Retry-After``) and 202
+    (``Location``, ``Retry-After``) and says ``final-state-via: azure-async-operation``; which the
+    live service sends is not in the spec. Each mode is one of those readings, so a client can be
+    tested against every one.
+    """
+
+    #: 202, no body, ``Location`` = the location-scoped ``operationStatus/{id}`` URL carrying
+    #: ``EmulatorConfig.backup_status_api_version``, and ``Retry-After``: the spec example's
+    #: answer. The default.
+    LOCATION = "location"
+    #: 202 with ``Azure-AsyncOperation`` (``azureAsyncOperation/{id}``) and the same ``Location``.
+    ASYNC_OPERATION = "async-operation"
+    #: 201 with the backup (``provisioningState: "Creating"``) and only ``Retry-After``: no
+    #: polling URL, the client reads the backup resource until it is terminal.
+    CREATED = "created"
+    #: 200 with the finished backup at once (it takes no emulated time).
+    COMPLETED = "completed"
+
+
+class BackupNaming(StrEnum):
+    """What a created backup is named (the create example answers another name than it asked)."""
+
+    #: The resource is named as asked.
+    AS_ASKED = "as-asked"
+    #: ``customer_<yyyymmdd>t<hhmmss>_<guid>_<asked>``, like the create example's
+    #: ``customer_20220507t073755_bb392c3b-..._mybackup``. The asked name is then kept in
+    #: ``properties.backupNameV2`` (the emulator's choice; the spec says only "Backup name"),
+    #: a GET by the asked name is 404 (the resource exists only under its own name), and the
+    #: operation's ``resourceId``, the Location URL's final body and the 200/201 bodies carry
+    #: the real id.
+    PREFIXED = "prefixed"
+
+
 #: api-versions of Microsoft.DBforMySQL that carry backupAndExport, oldest first.
 SUPPORTED_API_VERSIONS: tuple[str, ...] = (
     "2022-09-30-preview",
@@ -60,6 +96,28 @@ SUPPORTED_API_VERSIONS: tuple[str, ...] = (
 #: backupSettings.backupFormat enum per api-version ("None" existed only in the first preview).
 _FIRST_PREVIEW_FORMATS = ("None", "CollatedFormat")
 _LATER_FORMATS = ("CollatedFormat", "Raw")
+
+
+#: The api-versions above that also carry backupsV2 (LongRunningBackups first appears in
+#: 2023-10-01-preview, see shared/reference/arm-backup-and-export.md section 1.1).
+BACKUPS_V2_API_VERSIONS: tuple[str, ...] = SUPPORTED_API_VERSIONS[
+    SUPPORTED_API_VERSIONS.index("2023-10-01-preview") :
+]
+
+#: The api-version of the create example's ``Location`` URL (another version than the PUT's).
+BACKUP_STATUS_API_VERSION = "2023-06-01-preview"
+
+#: Not in the spec (nor anywhere Microsoft documents): what a refused on-demand backup returns.
+#: The emulator's stand-in for ``EmulatorConfig.backups_paused`` / ``Emulator.set_backups_paused``.
+DEFAULT_BACKUPS_PAUSED_ERROR: PausedError = (
+    400,
+    "OnDemandBackupNotAllowed",
+    "On-demand backups are not available for this server at the moment.",
+)
+
+#: Microsoft's docs: "You can trigger a total of 50 on-demand backups from the portal."
+#: (MicrosoftDocs/azure-databases-docs, articles/mysql/flexible-server/concepts-backup-restore.md)
+DEFAULT_BACKUP_LIMIT = 50
 
 
 def backup_formats(api_version: str) -> tuple[str, ...]:
@@ -166,6 +224,40 @@ class EmulatorConfig:
     #: Probability that an export ends Failed (besides servers with fail_export).
     fail_rate: float = 0.0
 
+    # --- on-demand backups (backupsV2); see ``armemulator.backups`` --------------------------
+    #: How an accepted create answers (202 Location, 202 Azure-AsyncOperation, 201, 200).
+    backup_answer: BackupAnswer = BackupAnswer.LOCATION
+    #: api-version of the polling URLs of a backup (the example's differs from the PUT's).
+    backup_status_api_version: str = BACKUP_STATUS_API_VERSION
+    #: The name a created backup gets (as asked, or prefixed as in the create example).
+    backup_names: BackupNaming = BackupNaming.AS_ASKED
+    #: ``provisioningState`` of a finished backup: "Succeeded" (the enum), or "Ready" as both
+    #: examples show. The operation's ``status`` says "Succeeded" either way.
+    backup_succeeded_state: str = "Succeeded"
+    #: ``properties.source`` of an on-demand backup. Not in the spec (both examples show
+    #: "Automatic", the create example included); automatic backups say "Automatic".
+    backup_source: str = "OnDemand"
+    #: Emulated seconds a backup takes when its server names none: its size at this rate,
+    #: times the duration jitter.
+    backup_throughput_bytes_per_second: float = 100.0 * MIB
+    #: Probability that a backup ends Failed (besides servers whose backup_outcome says so).
+    backup_fail_rate: float = 0.0
+    #: On-demand backups a server may hold (running or succeeded); not in the spec.
+    backup_limit: int = DEFAULT_BACKUP_LIMIT
+    #: None = accepting; a (status, code, message) = every backupsV2 create answers that error.
+    backups_paused: PausedError | None = None
+    #: Backups per page of ``GET .../backupsV2``; None = ``page_size``.
+    backup_page_size: int | None = None
+    #: An export and an on-demand backup of one server exclude each other (409), as two of
+    #: either kind do. Not in the spec.
+    backup_conflicts_with_export: bool = True
+
+    # --- authorization -----------------------------------------------------------------------
+    #: None = the identity may perform every action; a set of actions (e.g. a custom role's
+    #: ``Actions``) = any call whose action (``kinds.ACTIONS``) is not in it is answered
+    #: 403 AuthorizationFailed. Compared without regard to case.
+    granted_actions: frozenset[str] | None = None
+
     # --- throttling (ARM's per-subscription, per-principal token buckets) --------------------
     throttling: bool = True
     read_burst: int = 250
@@ -179,3 +271,12 @@ class EmulatorConfig:
     def __post_init__(self) -> None:
         parse_scopes(self.extra_scopes)  # a malformed scope is refused here, not ignored later
         parse_scopes(self.forbidden_scopes)
+        if self.backup_limit < 0:
+            raise ValueError(f"backup_limit must not be negative, got {self.backup_limit!r}")
+        if not 0.0 <= self.backup_fail_rate <= 1.0:
+            raise ValueError(f"backup_fail_rate must be in [0, 1], got {self.backup_fail_rate!r}")
+        if self.backup_status_api_version not in self.supported_api_versions:
+            raise ValueError(
+                f"backup_status_api_version {self.backup_status_api_version!r} is not one of "
+                "supported_api_versions"
+            )

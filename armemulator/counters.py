@@ -2,16 +2,16 @@
 
 Why this module exists: tests and benchmarks judge a client by what reached the service - how many
 polls per export, how many 429s it provoked, whether it ever sent a token to a foreign host, how
-many exports ran at once. ``RequestCounters`` records per-request facts cheaply (dict increments
-under one lock); ``Counters`` is the immutable snapshot handed out, combined with the model's
-concurrency figures and the fault injector's counts.
+many exports (and on-demand backups) ran at once. ``RequestCounters`` records per-request facts
+cheaply (dict increments under one lock); ``Counters`` is the immutable snapshot handed out,
+combined with the model's concurrency figures and the fault injector's counts.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from armemulator.kinds import Kind
@@ -42,6 +42,13 @@ class Counters:
     tokens_issued: int
     #: 401 answers sent by ARM routes.
     unauthorized: int
+    #: On-demand backups (backupsV2) running now, at most at once (in all and per server),
+    #: accepted by a PUT, and PUTs answered from an existing backup (a repeat of its name).
+    backups_running: int = 0
+    peak_backups_running: int = 0
+    peak_backups_running_by_server: dict[str, int] = field(default_factory=dict)
+    backups_accepted: int = 0
+    duplicate_backups: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form: tuple keys become nested objects."""
@@ -65,6 +72,11 @@ class Counters:
             "foreign_host_requests": self.foreign_host_requests,
             "tokens_issued": self.tokens_issued,
             "unauthorized": self.unauthorized,
+            "backups_running": self.backups_running,
+            "peak_backups_running": self.peak_backups_running,
+            "peak_backups_running_by_server": dict(self.peak_backups_running_by_server),
+            "backups_accepted": self.backups_accepted,
+            "duplicate_backups": self.duplicate_backups,
         }
 
 

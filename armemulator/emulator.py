@@ -2,8 +2,9 @@
 
 Why this module exists: tests and benchmarks want one object to start an emulator, point a client
 at it (``url``, ``token_endpoint``, ``identity_header``), steer it while it runs (clock, faults,
-pause, servers, polling host) and read what happened (``counters()``, ``exports()``). This module
-only wires the other modules together; it holds no ARM rules of its own.
+pause, servers, polling host, how backups are answered) and read what happened (``counters()``,
+``exports()``, ``backups()``). This module only wires the other modules together; it holds no ARM
+rules of its own.
 
 Hosts it serves: the host:port of ``url`` and of ``config.public_base``. Any other ``Host`` header
 (``localhost:PORT`` included, which is how tests fake a foreign polling host with
@@ -24,8 +25,16 @@ from urllib.parse import urlsplit
 from armemulator.admin import AdminRoutes
 from armemulator.app import IDENTITY_PATH, Application
 from armemulator.auth import TokenAuthority
+from armemulator.backups import BackupRecord
 from armemulator.clock import Clock
-from armemulator.config import DEFAULT_AUDIENCE, DEFAULT_PAUSED_ERROR, EmulatorConfig, PausedError
+from armemulator.config import (
+    DEFAULT_AUDIENCE,
+    DEFAULT_BACKUPS_PAUSED_ERROR,
+    DEFAULT_PAUSED_ERROR,
+    BackupAnswer,
+    EmulatorConfig,
+    PausedError,
+)
 from armemulator.counters import Counters, RequestCounters
 from armemulator.errors import NotStartedError
 from armemulator.faults import FaultInjector, Faults
@@ -53,7 +62,8 @@ def _netloc(url: str) -> str:
 
 
 class Emulator:
-    """An ARM emulator for Microsoft.DBforMySQL flexible servers' backupAndExport."""
+    """An ARM emulator for Microsoft.DBforMySQL flexible servers' backupAndExport and on-demand
+    backups (backupsV2)."""
 
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config or EmulatorConfig()
@@ -75,7 +85,12 @@ class Emulator:
         )
         fleet = cfg.fleet if cfg.fleet is not None else default_fleet()
         self._model = FleetModel(cfg, self.clock, fleet)
-        self._live = LiveSettings(polling_base=cfg.polling_base, paused=cfg.paused)
+        self._live = LiveSettings(
+            polling_base=cfg.polling_base,
+            paused=cfg.paused,
+            backups_paused=cfg.backups_paused,
+            backup_answer=cfg.backup_answer,
+        )
         self._counters = RequestCounters()
         self._injector = FaultInjector(cfg.faults, cfg.seed)
         operations = ArmOperations(
@@ -92,7 +107,7 @@ class Emulator:
             operations=operations,
             authority=self._authority,
             identity=IdentityEndpoint(self._authority, self._identity_header),
-            admin=AdminRoutes(self.clock, self.counters, self.exports),
+            admin=AdminRoutes(self.clock, self.counters, self.exports, self.backups),
             throttle=SubscriptionThrottle(
                 self.clock,
                 reads=BucketSpec(cfg.read_burst, cfg.read_refill_per_second),
@@ -206,6 +221,7 @@ class Emulator:
     def counters(self) -> Counters:
         raw = self._counters.snapshot()
         concurrency = self._model.concurrency()
+        backups = self._model.backup_concurrency()
         return Counters(
             requests=raw["requests"],
             requests_by_server=raw["requests_by_server"],
@@ -220,11 +236,21 @@ class Emulator:
             foreign_host_requests=raw["foreign_host_requests"],
             tokens_issued=raw["tokens_issued"],
             unauthorized=raw["unauthorized"],
+            backups_running=backups.running,
+            peak_backups_running=backups.peak,
+            peak_backups_running_by_server=backups.peak_by_server,
+            backups_accepted=backups.accepted,
+            duplicate_backups=backups.duplicates,
         )
 
     def exports(self) -> list[ExportRecord]:
         """Ground truth: every export accepted (and every duplicate answered), in order."""
         return self._model.exports()
+
+    def backups(self) -> list[BackupRecord]:
+        """Ground truth: every on-demand backup accepted by a PUT, in order (a repeat of a name
+        answered from its backup adds none; see ``counters().duplicate_backups``)."""
+        return self._model.backups()
 
     def servers(self) -> list[ServerSpec]:
         """The current fleet, ordered by resource id."""
@@ -250,6 +276,15 @@ class Emulator:
     def set_paused(self, error: PausedError | None = DEFAULT_PAUSED_ERROR) -> None:
         """Pause backupAndExport with ``error`` (status, code, message); None resumes."""
         self._live.paused = error
+
+    def set_backups_paused(self, error: PausedError | None = DEFAULT_BACKUPS_PAUSED_ERROR) -> None:
+        """Refuse every backupsV2 create with ``error`` (status, code, message); None accepts."""
+        self._live.backups_paused = error
+
+    def set_backup_answer(self, answer: BackupAnswer) -> None:
+        """Answer backupsV2 creates from now on as ``answer`` says (a running backup's repeat
+        keeps the answer its backup was accepted with)."""
+        self._live.backup_answer = BackupAnswer(answer)
 
     def set_polling_base(self, url: str | None) -> None:
         """Hand out polling URLs on ``url`` (e.g. a foreign host); None = the public base."""

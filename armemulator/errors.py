@@ -10,8 +10,11 @@ research found none); they are the emulator's stand-ins so a client can be teste
 situation at all: ``BackupAndExportPaused`` (Microsoft documents the feature as paused but not the
 error a paused call returns), ``InvalidServerState``, ``BackupAlreadyRunningForServer``,
 ``InsufficientStorageContainers``, ``InvalidOperationUrl``, ``DuplicateBackupName`` (how the
-service answers a repeated backup name is not documented at all). No message ever contains a SAS
-URI or a bearer token.
+service answers a repeated backup name is not documented at all). For on-demand backups
+(backupsV2), whose spec states no error at all: ``OnDemandBackupLimitExceeded`` (400, the
+documented limit of 50 on-demand backups) and ``BackupAlreadyRunningForServer`` again (409, for a
+second backup, or a backup and an export, at once). No message ever contains a SAS URI or a
+bearer token.
 """
 
 from __future__ import annotations
@@ -202,6 +205,29 @@ def server_not_found(resource_group: str, server: str) -> ArmError:
     )
 
 
+def parent_resource_not_found(server: str) -> ArmError:
+    """ARM's answer about a nested resource whose parent does not exist (Microsoft's "Resolve
+    errors for parent resources": ``Code=ParentResourceNotFound; Message=Can not perform requested
+    operation on nested resource. Parent resource 'exampleserver' not found.``; 404, as the Synapse
+    .NET SDK's workspace tests assert)."""
+    return ArmError(
+        404,
+        "ParentResourceNotFound",
+        f"Can not perform requested operation on nested resource. Parent resource "
+        f"'{_short(server)}' not found.",
+    )
+
+
+def backup_not_found(resource_group: str, server: str, backup: str) -> ArmError:
+    return ArmError(
+        404,
+        "ResourceNotFound",
+        f"The Resource 'Microsoft.DBforMySQL/flexibleServers/{_short(server)}/backupsV2/"
+        f"{_short(backup)}' under resource group '{_short(resource_group)}' was not found. For "
+        "more details please go to https://aka.ms/ARMResourceNotFoundFix",
+    )
+
+
 def operation_not_found(operation_id: str) -> ArmError:
     return ArmError(
         404,
@@ -270,13 +296,29 @@ def insufficient_containers(required: int, supplied: int) -> ArmError:
     )
 
 
-def backup_already_running(server: str) -> ArmError:
-    """Invented code (see module docstring)."""
+#: What ``backup_already_running`` names as running.
+EXPORT_RUNNING = "A backup and export operation"
+BACKUP_RUNNING = "An on-demand backup"
+
+
+def backup_already_running(server: str, running: str = EXPORT_RUNNING) -> ArmError:
+    """Invented code (see module docstring), for exports and on-demand backups alike."""
     return ArmError(
         409,
         "BackupAlreadyRunningForServer",
-        f"A backup and export operation is already in progress for server '{server}'. "
+        f"{running} is already in progress for server '{server}'. "
         "Wait for the previous operation to finish.",
+    )
+
+
+def backup_limit_exceeded(server: str, limit: int) -> ArmError:
+    """Invented code (see module docstring). 400, not 409 or 429: the limit does not lift by
+    waiting for a running operation (on-demand backups go only as the retention period ends)."""
+    return ArmError(
+        400,
+        "OnDemandBackupLimitExceeded",
+        f"Server '{server}' already has {limit} on-demand backups, the most it can keep. "
+        "Older on-demand backups are removed as the server's backup retention period ends.",
     )
 
 

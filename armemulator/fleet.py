@@ -36,6 +36,10 @@ LOCATION_DISPLAY_NAMES: dict[str, str] = {
     "australiaeast": "Australia East",
 }
 
+#: How an on-demand backup can end (the terminal values of ``ProvisioningState`` that a backup
+#: reaches without a DELETE; the spec has no cancel operation, so "Canceled" is only configured).
+BACKUP_OUTCOMES = ("Succeeded", "Failed", "Canceled")
+
 #: Full engine versions shown in ``properties.fullVersion`` for each ``properties.version``.
 FULL_VERSIONS: dict[str, str] = {"5.7": "5.7.44", "8.0.21": "8.0.40", "8.4": "8.4.3"}
 
@@ -72,6 +76,27 @@ class ServerSpec:
     fail_export: bool = False
     #: Every ARM call about this server is answered 403 AuthorizationFailed.
     forbidden: bool = False
+    #: Fixed on-demand backup duration in emulated seconds; None = from size (see
+    #: ``EmulatorConfig.backup_throughput_bytes_per_second``).
+    backup_seconds: float | None = None
+    #: How every on-demand backup of this server ends: "Succeeded", "Failed" or "Canceled"
+    #: (a seeded ``EmulatorConfig.backup_fail_rate`` may still fail a "Succeeded" one).
+    backup_outcome: str = "Succeeded"
+    #: Daily automatic backups the server already has (listed by backupsV2, source
+    #: "Automatic"; they do not count against the on-demand limit).
+    automatic_backups: int = 0
+    #: Succeeded on-demand backups the server already has when the emulator starts (they count
+    #: against ``EmulatorConfig.backup_limit``).
+    on_demand_backups: int = 0
+
+    def __post_init__(self) -> None:
+        if self.backup_outcome not in BACKUP_OUTCOMES:
+            raise ValueError(
+                f"backup_outcome must be one of {', '.join(BACKUP_OUTCOMES)}, "
+                f"not {self.backup_outcome!r}"
+            )
+        if self.automatic_backups < 0 or self.on_demand_backups < 0:
+            raise ValueError("automatic_backups and on_demand_backups must not be negative")
 
     @property
     def resource_id(self) -> str:
@@ -86,8 +111,9 @@ def default_fleet() -> tuple[ServerSpec, ...]:
 
     TestGroup: mysqltestserver (Ready), mysqltestserver1 (Ready, MySQL 5.7, Burstable, no
     ``backup`` tag), mysqltestserver2 (Stopped). ProdGroup: orders-db (Ready), billing-db
-    (forbidden), inventory-db (Ready, West Europe, exports fail), analytics-db (Ready, needs two
-    containers). Sizes 1-8 GiB: at 50 MiB/s an export takes about 20 s to 3 min of emulated time.
+    (forbidden), inventory-db (Ready, West Europe, exports and on-demand backups fail),
+    analytics-db (Ready, needs two containers). Sizes 1-8 GiB: at 50 MiB/s an export takes about
+    20 s to 3 min of emulated time, at 100 MiB/s an on-demand backup half that.
     """
     sub = DEFAULT_SUBSCRIPTION
     test = {"env": "test", "backup": "weekly"}
@@ -132,6 +158,7 @@ def default_fleet() -> tuple[ServerSpec, ...]:
             tags=prod,
             datasource_size_bytes=5 * GIB,
             fail_export=True,
+            backup_outcome="Failed",
         ),
         ServerSpec(
             sub,

@@ -1,4 +1,4 @@
-"""ARM semantics of each route: what a request means and what the service answers.
+r"""ARM semantics of each route: what a request means and what the service answers.
 
 Why this module exists: once a request is routed, authenticated and past throttling (``app``),
 what remains is the API itself - checks in the service's order, a model call, a representation.
@@ -17,9 +17,25 @@ SAS URIs for ``validateBackup``'s ``numberOfContainers`` (400); then a repeat of
 the server already accepted is answered as ``EmulatorConfig.resubmission`` says (by default 409
 while that export runs, then 200 with its final result - the operation "creates a backup if not
 existing"; or 202 again, a second export; or 400 ``DuplicateBackupName``); any other name meets
-409 while an export runs on the server, else 202 Accepted. ``validateBackup`` makes the
+409 while an export (or, unless ``backup_conflicts_with_export`` is off, an on-demand backup)
+runs on the server, else 202 Accepted. ``validateBackup`` makes the
 same checks except the pause: the documented pause concerns exporting, and a read-only estimate
 does not export anything.
+
+Order of checks for ``PUT .../backupsV2/{backupName}`` (on-demand backups; the spec states no
+error, so every rule here is the emulator's reading, see ``armemulator.backups``): api-version
+(one that carries backupsV2), path parameters (``backupName`` ``^[-\w\._]+$``) and scopes, the
+optional body (none, ``{}`` or a ServerBackupV2 object; else 400 ``InvalidRequestContent``),
+resource group (404 ``ResourceGroupNotFound``) and server (404 ``ParentResourceNotFound``, as ARM
+answers about a nested resource whose parent is missing), caller authorised on the server (403),
+refused (``EmulatorConfig.backups_paused``: the configured error); then a name the server already
+has is answered from its backup (running: the same operation again, as first answered; ended
+Succeeded: 200 with the resource; Failed or Canceled: a new backup replaces it); else server
+``Ready`` (400 ``InvalidServerState``), no backup running (409 ``BackupAlreadyRunningForServer``),
+no export running unless ``backup_conflicts_with_export`` is off (the same 409), fewer than
+``backup_limit`` on-demand backups held (400 ``OnDemandBackupLimitExceeded``); then the answer of
+``EmulatorConfig.backup_answer``. GET and list of backups make the checks up to the server's;
+they are not refused while backups are.
 """
 
 from __future__ import annotations
@@ -31,16 +47,33 @@ from urllib.parse import unquote
 
 from armemulator import errors, validation
 from armemulator.auth import Principal
+from armemulator.backups import BackupRecord, BackupRequest
 from armemulator.clock import Clock, retry_after_headers
-from armemulator.config import EmulatorConfig, PausedError, Scope, parse_scopes
+from armemulator.config import (
+    BACKUPS_V2_API_VERSIONS,
+    BackupAnswer,
+    EmulatorConfig,
+    PausedError,
+    Scope,
+    parse_scopes,
+)
 from armemulator.errors import ArmError
 from armemulator.fleet import ServerSpec
 from armemulator.kinds import ACTIONS, Kind
-from armemulator.model import ExportRecord, ExportRequest, FleetModel, SubmitResult
+from armemulator.model import (
+    BackupResult,
+    ExportRecord,
+    ExportRequest,
+    FleetModel,
+    SubmitResult,
+)
 from armemulator.oplinks import LinkKind, LinkSigner
 from armemulator.representations import (
     async_operation_status,
     backup_and_export_response,
+    backup_location_result,
+    backup_operation_status,
+    backup_resource,
     server_resource,
     validate_backup_response,
 )
@@ -50,6 +83,10 @@ _SERVERS_TYPE = "flexibleServers"
 _EXPORT_TYPE = "flexibleServers/backupAndExport"
 _VALIDATE_TYPE = "flexibleServers/validateBackup"
 _OPERATION_TYPE = "locations/operationStatus"
+_BACKUPS_TYPE = "flexibleServers/backupsV2"
+
+#: A record whose operation can be polled.
+Operation = ExportRecord | BackupRecord
 
 
 @dataclass
@@ -59,6 +96,8 @@ class LiveSettings:
     public_base: str = ""
     polling_base: str | None = None
     paused: PausedError | None = None
+    backups_paused: PausedError | None = None
+    backup_answer: BackupAnswer = BackupAnswer.LOCATION
 
 
 def _encode_skip_token(key: str) -> str:
@@ -95,6 +134,14 @@ class ArmOperations:
         self._created_at = created_at
         self._unregistered = {s.lower() for s in config.unregistered_subscriptions}
         self._forbidden: frozenset[Scope] = parse_scopes(config.forbidden_scopes)
+        self._granted = (
+            None
+            if config.granted_actions is None
+            else frozenset(a.lower() for a in config.granted_actions)
+        )
+        self._backup_api_versions = tuple(
+            v for v in config.supported_api_versions if v in BACKUPS_V2_API_VERSIONS
+        )
 
     # --- shared checks ----------------------------------------------------------------------
 
@@ -119,10 +166,13 @@ class ArmOperations:
         resource_group: str | None,
         scope: str,
     ) -> None:
-        """403 when the identity holds no role on the subscription or the resource group."""
+        """403 when the identity holds no role on the subscription or the resource group, or
+        (``EmulatorConfig.granted_actions``) its role lacks the action of ``kind``."""
         sub = subscription.lower()
         group = resource_group.lower() if resource_group is not None else None
         if (sub, None) in self._forbidden or (group and (sub, group) in self._forbidden):
+            raise errors.authorization_failed(principal.object_id, ACTIONS[kind], scope)
+        if self._granted is not None and ACTIONS[kind].lower() not in self._granted:
             raise errors.authorization_failed(principal.object_id, ACTIONS[kind], scope)
 
     def _server_path(
@@ -150,7 +200,7 @@ class ArmOperations:
             raise errors.authorization_failed(principal.object_id, ACTIONS[kind], spec.resource_id)
         return spec
 
-    def _polling_url(self, kind: LinkKind, record: ExportRecord, api_version: str) -> str:
+    def _polling_url(self, kind: LinkKind, record: Operation, api_version: str) -> str:
         return self._signer.url(
             base=self._live.polling_base or self._live.public_base,
             kind=kind,
@@ -262,6 +312,8 @@ class ArmOperations:
             raise errors.insufficient_containers(spec.number_of_containers, body.sas_uri_count)
         if outcome.result is SubmitResult.ALREADY_RUNNING:
             raise errors.backup_already_running(spec.name)
+        if outcome.result is SubmitResult.BACKUP_RUNNING:
+            raise errors.backup_already_running(spec.name, errors.BACKUP_RUNNING)
         if outcome.result is SubmitResult.REPEAT_REFUSED:
             raise errors.duplicate_backup_name(spec.name, body.backup_name)
         if record is None:  # unreachable: DUPLICATE and ACCEPTED always carry a record
@@ -282,16 +334,150 @@ class ArmOperations:
         headers.update(retry_after_headers(self._clock, self._config.retry_after_seconds))
         return Response.empty(202, headers)
 
+    # --- on-demand backups (backupsV2) ---------------------------------------------------------
+
+    def _backup_path(
+        self, request: Request, params: dict[str, str], principal: Principal, kind: Kind
+    ) -> tuple[str, str, str, str]:
+        """api-version (one that carries backupsV2), path parameters and scopes."""
+        api_version = validation.api_version(
+            request.query.get("api-version"), self._backup_api_versions, _BACKUPS_TYPE
+        )
+        subscription, resource_group, name = self._server_path(params, principal, kind)
+        if "backup" in params:
+            validation.backup_v2_name(unquote(params["backup"]))
+        return api_version, subscription, resource_group, name
+
+    def _parent(
+        self, subscription: str, resource_group: str, name: str, principal: Principal, kind: Kind
+    ) -> ServerSpec:
+        """The server a backupsV2 route is under: 404 ParentResourceNotFound when missing."""
+        spec = self._model.find_server(subscription, resource_group, name)
+        if spec is None:
+            if not self._model.resource_group_exists(subscription, resource_group):
+                raise errors.resource_group_not_found(resource_group)
+            raise errors.parent_resource_not_found(name)
+        if spec.forbidden:
+            raise errors.authorization_failed(principal.object_id, ACTIONS[kind], spec.resource_id)
+        return spec
+
+    def _backup_server(
+        self, request: Request, params: dict[str, str], principal: Principal, kind: Kind
+    ) -> tuple[str, ServerSpec]:
+        api_version, subscription, resource_group, name = self._backup_path(
+            request, params, principal, kind
+        )
+        return api_version, self._parent(subscription, resource_group, name, principal, kind)
+
+    def create_backup(
+        self, request: Request, params: dict[str, str], principal: Principal
+    ) -> Response:
+        kind = Kind.CREATE_BACKUP
+        api_version, subscription, resource_group, name = self._backup_path(
+            request, params, principal, kind
+        )
+        asked = unquote(params["backup"])
+        validation.backup_v2_body(request.body)
+        self._parent(subscription, resource_group, name, principal, kind)
+        paused = self._live.backups_paused
+        if paused is not None:
+            raise ArmError(*paused)
+        outcome = self._model.submit_backup(
+            subscription,
+            resource_group,
+            name,
+            BackupRequest(asked, api_version, principal.object_id, self._live.backup_answer),
+        )
+        spec, record = outcome.server, outcome.record
+        if outcome.result is BackupResult.NOT_FOUND or spec is None:
+            raise errors.parent_resource_not_found(name)
+        if outcome.result is BackupResult.NOT_READY:
+            raise errors.invalid_server_state(spec.name, spec.state)
+        if outcome.result is BackupResult.BACKUP_RUNNING:
+            raise errors.backup_already_running(spec.name, errors.BACKUP_RUNNING)
+        if outcome.result is BackupResult.EXPORT_RUNNING:
+            raise errors.backup_already_running(spec.name, errors.EXPORT_RUNNING)
+        if outcome.result is BackupResult.LIMIT_REACHED:
+            raise errors.backup_limit_exceeded(spec.name, self._config.backup_limit)
+        if record is None:  # unreachable: the other results always carry a record
+            raise errors.parent_resource_not_found(name)
+        now = self._clock.now()
+        if outcome.result is BackupResult.EXISTS:
+            return Response.json(200, self._backup_body(record, now))
+        return self._backup_accepted(record, now)
+
+    def _backup_body(self, record: BackupRecord, now: float) -> dict[str, object]:
+        return backup_resource(record, now, self._config.backup_succeeded_state)
+
+    def _backup_accepted(self, record: BackupRecord, now: float) -> Response:
+        """A new backup's answer, or a running one's again: as ``record.answer`` says."""
+        answer = BackupAnswer(record.answer)
+        retry = retry_after_headers(self._clock, self._config.retry_after_seconds)
+        if answer is BackupAnswer.COMPLETED:
+            return Response.json(200, self._backup_body(record, now))
+        if answer is BackupAnswer.CREATED:
+            return Response.json(201, self._backup_body(record, now), retry)
+        status_version = self._config.backup_status_api_version
+        headers = {
+            "Location": self._polling_url(LinkKind.OPERATION_STATUS, record, status_version),
+            # as for exports: the 202's request id is the operation's id
+            "x-ms-request-id": record.operation_id,
+        }
+        if answer is BackupAnswer.ASYNC_OPERATION:
+            headers["Azure-AsyncOperation"] = self._polling_url(
+                LinkKind.ASYNC_OPERATION, record, status_version
+            )
+        headers.update(retry)
+        return Response.empty(202, headers)
+
+    def get_backup(
+        self, request: Request, params: dict[str, str], principal: Principal
+    ) -> Response:
+        _, spec = self._backup_server(request, params, principal, Kind.GET_BACKUP)
+        backup_name = unquote(params["backup"])
+        _, record = self._model.find_backup(
+            spec.subscription, spec.resource_group, spec.name, backup_name
+        )
+        if record is None:
+            raise errors.backup_not_found(spec.resource_group, spec.name, backup_name)
+        return Response.json(200, self._backup_body(record, self._clock.now()))
+
+    def list_backups(
+        self, request: Request, params: dict[str, str], principal: Principal
+    ) -> Response:
+        api_version, spec = self._backup_server(request, params, principal, Kind.LIST_BACKUPS)
+        token = request.query.get("$skiptoken")
+        after: int | None = None
+        if token:
+            decoded = _decode_skip_token(token)
+            if not decoded.isdigit():
+                raise errors.invalid_path_parameter("$skipToken", token, "it is not a valid token.")
+            after = int(decoded)
+        size = self._config.backup_page_size or self._config.page_size
+        _, records, next_after = self._model.list_backups(
+            spec.subscription, spec.resource_group, spec.name, after, max(1, size)
+        )
+        now = self._clock.now()
+        body: dict[str, object] = {"value": [self._backup_body(r, now) for r in records]}
+        if next_after is not None:
+            body["nextLink"] = (
+                f"{self._live.public_base}{spec.resource_id}/backupsV2"
+                f"?api-version={api_version}&$skipToken={_encode_skip_token(str(next_after))}"
+            )
+        return Response.json(200, body)
+
     # --- polling ----------------------------------------------------------------------------
 
-    def _operation(self, request: Request, params: dict[str, str]) -> tuple[ExportRecord, str]:
+    def _operation(self, request: Request, params: dict[str, str]) -> tuple[Operation, str]:
         api_version = self._api_version(request, _OPERATION_TYPE)
         subscription = validation.subscription_id(unquote(params["subscription"]))
         location = unquote(params["location"])
         operation_id = validation.operation_id(unquote(params["operation"]))
         if not self._signer.has_signature(request.query):
             raise errors.invalid_operation_url()
-        record = self._model.find_operation(operation_id)
+        record: Operation | None = self._model.find_operation(operation_id)
+        if record is None:
+            record = self._model.find_backup_operation(operation_id)
         if (
             record is None
             or record.subscription.lower() != subscription.lower()
@@ -303,23 +489,53 @@ class ArmOperations:
         return record, api_version
 
     def async_operation(self, request: Request, params: dict[str, str]) -> Response:
+        """The Azure-AsyncOperation resource: always 200, ``Retry-After`` while running."""
         record, _ = self._operation(request, params)
         now = self._clock.now()
         headers: dict[str, str] = {}
         if not record.is_terminal_at(now):
             headers.update(retry_after_headers(self._clock, self._config.retry_after_seconds))
+        if isinstance(record, BackupRecord):
+            body = backup_operation_status(record, now, LinkKind.ASYNC_OPERATION.value)
+            return Response.json(200, body, headers)
         return Response.json(200, async_operation_status(record, now), headers)
 
     def operation_status(self, request: Request, params: dict[str, str]) -> Response:
+        """The Location URL: 202 with itself and ``Retry-After`` while running, then 200.
+
+        A backup's 202 also carries its ``OperationStatusResult`` (status "InProgress"), for a
+        client that reads progress there; azure-core's LocationPolling judges by the HTTP status
+        alone (azure/core/polling/base_polling.py, ``LocationPolling.get_status``: ``return
+        "InProgress" if response.status_code == 202 else "Succeeded"``), so a 200 while running
+        would end the SDK's polling at once. Once the backup ended the 200 carries the resource
+        with the operation's status (``representations.backup_location_result``), which the SDK
+        takes as its result: LocationPolling asks for no final GET (``get_final_get_url``
+        returns None), so this body is what ``LROPoller.result()`` deserializes.
+        """
         record, api_version = self._operation(request, params)
         now = self._clock.now()
+        if isinstance(record, BackupRecord):
+            if record.is_terminal_at(now):
+                succeeded = self._config.backup_succeeded_state
+                return Response.json(200, backup_location_result(record, now, succeeded))
+            body = backup_operation_status(record, now, LinkKind.OPERATION_STATUS.value)
+            headers = {
+                "Location": self._polling_url(LinkKind.OPERATION_STATUS, record, api_version)
+            }
+            headers.update(retry_after_headers(self._clock, self._config.retry_after_seconds))
+            return Response.json(202, body, headers)
         if record.is_terminal_at(now):
             return Response.json(200, backup_and_export_response(record, now))
         headers = {"Location": self._polling_url(LinkKind.OPERATION_STATUS, record, api_version)}
         headers.update(retry_after_headers(self._clock, self._config.retry_after_seconds))
         return Response.empty(202, headers)
 
-    def operation_server(self, params: dict[str, str]) -> str | None:
-        """The server an operation belongs to (for per-server counters), if known."""
-        record = self._model.find_operation(unquote(params.get("operation", "")))
-        return record.server_name if record else None
+    def describe_operation(self, params: dict[str, str]) -> tuple[str | None, bool]:
+        """The server an operation belongs to (for per-server counters), if known, and whether
+        it is an on-demand backup's (whose polls are counted as their own kinds)."""
+        operation_id = unquote(params.get("operation", ""))
+        export = self._model.find_operation(operation_id)
+        if export is not None:
+            return export.server_name, False
+        backup = self._model.find_backup_operation(operation_id)
+        return (backup.server_name, True) if backup is not None else (None, False)

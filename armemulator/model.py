@@ -14,6 +14,11 @@ Export timeline (all emulated time): accepted at ``submitted_at``; "Pending" unt
 decided at accept time ("Succeeded" or "Failed"). The transfer would take ``planned_seconds``; a
 failing export stops at a seeded fraction of it. Each export's randomness comes from
 ``random.Random(f"{seed}:{server}:{n}")``, so outcomes do not depend on how requests interleave.
+
+On-demand backups (backupsV2, ``armemulator.backups``) live here too, per server and behind the
+same lock, because whether one may start depends on the server's exports: by default an export
+and a backup of one server exclude each other (``EmulatorConfig.backup_conflicts_with_export``).
+Running exports and running backups are counted apart (``concurrency``, ``backup_concurrency``).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from armemulator.backups import BackupRecord, BackupRequest, existing_backups, plan_backup
 from armemulator.clock import Clock
 from armemulator.config import EmulatorConfig, Resubmission, parse_scopes
 from armemulator.fleet import ServerSpec, short_location
@@ -155,6 +161,8 @@ class SubmitResult(StrEnum):
     NOT_READY = "not_ready"
     TOO_FEW_CONTAINERS = "too_few_containers"
     ALREADY_RUNNING = "already_running"
+    #: An on-demand backup of the server runs (``EmulatorConfig.backup_conflicts_with_export``).
+    BACKUP_RUNNING = "backup_running"
     #: A repeat of an accepted backup name, refused (``Resubmission.REFUSE``).
     REPEAT_REFUSED = "repeat_refused"
 
@@ -168,6 +176,34 @@ class SubmitOutcome:
     record: ExportRecord | None = None
 
 
+class BackupResult(StrEnum):
+    """The answer to a backupsV2 PUT, as the model decides it."""
+
+    #: A new backup was accepted.
+    ACCEPTED = "accepted"
+    #: The asked name's backup still runs: the same operation is answered again.
+    REPEAT_RUNNING = "repeat_running"
+    #: The asked name's backup ended Succeeded: 200 with the resource.
+    EXISTS = "exists"
+    NOT_FOUND = "not_found"
+    NOT_READY = "not_ready"
+    #: Another backup of the server runs.
+    BACKUP_RUNNING = "backup_running"
+    #: An export of the server runs (``EmulatorConfig.backup_conflicts_with_export``).
+    EXPORT_RUNNING = "export_running"
+    #: The server holds ``EmulatorConfig.backup_limit`` on-demand backups.
+    LIMIT_REACHED = "limit_reached"
+
+
+@dataclass(frozen=True)
+class BackupOutcome:
+    """The answer to a backup submit: the result, the server, and the backup it is about."""
+
+    result: BackupResult
+    server: ServerSpec | None = None
+    record: BackupRecord | None = None
+
+
 @dataclass(frozen=True)
 class ConcurrencySnapshot:
     running: int
@@ -177,13 +213,80 @@ class ConcurrencySnapshot:
     duplicates: int
 
 
+class _Running:
+    """Work that runs until an end time (exports, or backups): how much runs now, at most, in
+    all and per server, counted from a heap keyed by end time so no history is ever scanned."""
+
+    __slots__ = ("_by_server", "_heap", "accepted", "duplicates", "peak", "peak_by_server")
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, str]] = []
+        self._by_server: dict[str, int] = {}
+        self.peak = 0
+        self.peak_by_server: dict[str, int] = {}
+        self.accepted = 0
+        self.duplicates = 0
+
+    def start(self, key: str, name: str, ends_at: float, sequence: int, now: float) -> None:
+        self.purge(now)
+        self.accepted += 1
+        if ends_at <= now:  # over at once (a 200 backup): it never runs
+            return
+        heapq.heappush(self._heap, (ends_at, sequence, key))
+        on_server = self._by_server.get(key, 0) + 1
+        self._by_server[key] = on_server
+        self.peak = max(self.peak, len(self._heap))
+        self.peak_by_server[name] = max(self.peak_by_server.get(name, 0), on_server)
+
+    def purge(self, now: float) -> None:
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            _, _, key = heapq.heappop(heap)
+            self._by_server[key] -= 1
+
+    def snapshot(self, now: float) -> ConcurrencySnapshot:
+        self.purge(now)
+        return ConcurrencySnapshot(
+            running=len(self._heap),
+            peak=self.peak,
+            peak_by_server=dict(self.peak_by_server),
+            accepted=self.accepted,
+            duplicates=self.duplicates,
+        )
+
+
 class _Server:
-    __slots__ = ("by_name", "current", "spec")
+    __slots__ = (
+        "backups",
+        "backups_by_asked",
+        "backups_made",
+        "by_name",
+        "current",
+        "current_backup",
+        "spec",
+    )
 
     def __init__(self, spec: ServerSpec) -> None:
         self.spec = spec
         self.current: ExportRecord | None = None
         self.by_name: dict[str, ExportRecord] = {}
+        #: Backup resources by lower-cased name, in ``sequence`` order (a replaced name moves to
+        #: the end), and the latest backup of each lower-cased asked name.
+        self.backups: dict[str, BackupRecord] = {}
+        self.backups_by_asked: dict[str, BackupRecord] = {}
+        self.current_backup: BackupRecord | None = None
+        self.backups_made = 0
+
+    def export_running(self, now: float) -> bool:
+        return self.current is not None and not self.current.is_terminal_at(now)
+
+    def backup_running(self, now: float) -> bool:
+        return self.current_backup is not None and not self.current_backup.is_terminal_at(now)
+
+    def keep_backup(self, record: BackupRecord) -> None:
+        self.backups.pop(record.name.lower(), None)
+        self.backups[record.name.lower()] = record
+        self.backups_by_asked[record.asked_name.lower()] = record
 
 
 def server_key(subscription: str, resource_group: str, name: str) -> str:
@@ -213,13 +316,11 @@ class FleetModel:
         self._exports: list[ExportRecord] = []
         self._operations: dict[str, ExportRecord] = {}
         self._server_seq: dict[str, int] = {}
-        self._heap: list[tuple[float, int, str]] = []
-        self._running = 0
-        self._running_by_server: dict[str, int] = {}
-        self._peak = 0
-        self._peak_by_server: dict[str, int] = {}
-        self._accepted = 0
-        self._duplicates = 0
+        self._export_runs = _Running()
+        self._backups: list[BackupRecord] = []
+        self._backup_operations: dict[str, BackupRecord] = {}
+        self._backup_sequence = 0
+        self._backup_runs = _Running()
         for spec in fleet:
             self._insert(spec, sort=False)
         for keys in self._scopes.values():
@@ -233,7 +334,17 @@ class FleetModel:
         if existing is not None:
             existing.spec = spec
             return
-        self._servers[key] = _Server(spec)
+        server = self._servers[key] = _Server(spec)
+        if spec.automatic_backups or spec.on_demand_backups:
+            for record in existing_backups(
+                self._config,
+                spec,
+                key=key,
+                first_sequence=self._backup_sequence,
+                now=self._clock.now(),
+            ):
+                server.keep_backup(record)
+                self._backup_sequence += 1
         self._subscriptions.add(spec.subscription.lower())
         self._resource_groups.add((spec.subscription.lower(), spec.resource_group.lower()))
         for scope in self._scopes_of(spec):
@@ -328,7 +439,7 @@ class FleetModel:
                 return SubmitOutcome(SubmitResult.REPEAT_REFUSED, spec, previous)
             again = previous is not None and mode is Resubmission.ACCEPT_AGAIN
             current = server.current
-            running = current is not None and not current.is_terminal_at(now)
+            running = server.export_running(now)
             if running and not (again and current is previous):
                 return SubmitOutcome(SubmitResult.ALREADY_RUNNING, spec, current)
             if previous is not None and not again:
@@ -343,8 +454,10 @@ class FleetModel:
                     duplicate=True,
                 )
                 self._exports.append(duplicate)
-                self._duplicates += 1
+                self._export_runs.duplicates += 1
                 return SubmitOutcome(SubmitResult.DUPLICATE, spec, previous)
+            if self._config.backup_conflicts_with_export and server.backup_running(now):
+                return SubmitOutcome(SubmitResult.BACKUP_RUNNING, spec)
             record = self._plan(key, spec, request, now)
             if previous is not None:
                 record = dataclasses.replace(record, repeat_of=previous.sequence)
@@ -352,8 +465,7 @@ class FleetModel:
             server.by_name[request.backup_name] = record
             self._exports.append(record)
             self._operations[record.operation_id] = record
-            self._accepted += 1
-            self._start_running(key, spec.name, record, now)
+            self._export_runs.start(key, spec.name, record.ends_at, record.sequence, now)
             return SubmitOutcome(SubmitResult.ACCEPTED, spec, record)
 
     def _plan(self, key: str, spec: ServerSpec, request: ExportRequest, now: float) -> ExportRecord:
@@ -406,32 +518,117 @@ class FleetModel:
         with self._lock:
             return list(self._exports)
 
+    # --- on-demand backups -------------------------------------------------------------------
+
+    def submit_backup(
+        self, subscription: str, resource_group: str, name: str, request: BackupRequest
+    ) -> BackupOutcome:
+        """Atomically decide a backupsV2 PUT: answer a known name from its backup, or check the
+        server may start one now (Ready, nothing running, under the limit) and accept it.
+
+        A name whose backup runs gets that operation again; one whose backup succeeded gets it
+        (200); one whose backup failed or was canceled starts a new backup that replaces it.
+        """
+        key = server_key(subscription, resource_group, name)
+        now = self._clock.now()
+        with self._lock:
+            server = self._servers.get(key)
+            if server is None:
+                return BackupOutcome(BackupResult.NOT_FOUND)
+            spec = server.spec
+            asked = request.asked_name.lower()
+            previous = server.backups_by_asked.get(asked) or server.backups.get(asked)
+            if previous is not None and (
+                not previous.is_terminal_at(now) or previous.outcome == "Succeeded"
+            ):
+                self._backup_runs.duplicates += 1
+                result = (
+                    BackupResult.EXISTS
+                    if previous.is_terminal_at(now)
+                    else BackupResult.REPEAT_RUNNING
+                )
+                return BackupOutcome(result, spec, previous)
+            if spec.state != "Ready":
+                return BackupOutcome(BackupResult.NOT_READY, spec)
+            if server.backup_running(now):
+                return BackupOutcome(BackupResult.BACKUP_RUNNING, spec, server.current_backup)
+            if self._config.backup_conflicts_with_export and server.export_running(now):
+                return BackupOutcome(BackupResult.EXPORT_RUNNING, spec)
+            held = sum(1 for b in server.backups.values() if b.holds_a_slot_at(now))
+            if held >= self._config.backup_limit:
+                return BackupOutcome(BackupResult.LIMIT_REACHED, spec)
+            record = plan_backup(
+                self._config,
+                spec,
+                request,
+                key=key,
+                nth=server.backups_made,
+                sequence=self._backup_sequence,
+                now=now,
+            )
+            if previous is not None:
+                record = dataclasses.replace(record, replaces=previous.sequence)
+            server.backups_made += 1
+            self._backup_sequence += 1
+            server.current_backup = record
+            server.keep_backup(record)
+            self._backups.append(record)
+            self._backup_operations[record.operation_id] = record
+            self._backup_runs.start(key, spec.name, record.ends_at, record.sequence, now)
+            return BackupOutcome(BackupResult.ACCEPTED, spec, record)
+
+    def find_backup(
+        self, subscription: str, resource_group: str, name: str, backup_name: str
+    ) -> tuple[ServerSpec | None, BackupRecord | None]:
+        """The server, and its backup resource named ``backup_name`` if visible now."""
+        now = self._clock.now()
+        with self._lock:
+            server = self._servers.get(server_key(subscription, resource_group, name))
+            if server is None:
+                return None, None
+            record = server.backups.get(backup_name.lower())
+            if record is None or not record.visible_at(now):
+                return server.spec, None
+            return server.spec, record
+
+    def list_backups(
+        self, subscription: str, resource_group: str, name: str, after: int | None, limit: int
+    ) -> tuple[ServerSpec | None, list[BackupRecord], int | None]:
+        """One page of a server's visible backups in creation order, after the backup whose
+        ``sequence`` is ``after``, and the sequence to continue after (or None)."""
+        now = self._clock.now()
+        with self._lock:
+            server = self._servers.get(server_key(subscription, resource_group, name))
+            if server is None:
+                return None, [], None
+            page: list[BackupRecord] = []
+            more = False
+            for record in server.backups.values():
+                if (after is not None and record.sequence <= after) or not record.visible_at(now):
+                    continue
+                if len(page) == limit:
+                    more = True
+                    break
+                page.append(record)
+            return server.spec, page, (page[-1].sequence if more and page else None)
+
+    def find_backup_operation(self, operation_id: str) -> BackupRecord | None:
+        with self._lock:
+            return self._backup_operations.get(operation_id.lower())
+
+    def backups(self) -> list[BackupRecord]:
+        """Every backup accepted by a PUT, in order (not the ones the servers started with)."""
+        with self._lock:
+            return list(self._backups)
+
     # --- concurrency ------------------------------------------------------------------------
-
-    def _start_running(self, key: str, name: str, record: ExportRecord, now: float) -> None:
-        self._purge(now)
-        heapq.heappush(self._heap, (record.ends_at, record.sequence, key))
-        self._running += 1
-        on_server = self._running_by_server.get(key, 0) + 1
-        self._running_by_server[key] = on_server
-        self._peak = max(self._peak, self._running)
-        self._peak_by_server[name] = max(self._peak_by_server.get(name, 0), on_server)
-
-    def _purge(self, now: float) -> None:
-        heap = self._heap
-        while heap and heap[0][0] <= now:
-            _, _, key = heapq.heappop(heap)
-            self._running -= 1
-            self._running_by_server[key] -= 1
 
     def concurrency(self) -> ConcurrencySnapshot:
         now = self._clock.now()
         with self._lock:
-            self._purge(now)
-            return ConcurrencySnapshot(
-                running=self._running,
-                peak=self._peak,
-                peak_by_server=dict(self._peak_by_server),
-                accepted=self._accepted,
-                duplicates=self._duplicates,
-            )
+            return self._export_runs.snapshot(now)
+
+    def backup_concurrency(self) -> ConcurrencySnapshot:
+        now = self._clock.now()
+        with self._lock:
+            return self._backup_runs.snapshot(now)

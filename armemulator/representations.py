@@ -1,9 +1,11 @@
-"""The JSON the service returns: server resources, operation status, BackupAndExportResponse.
+"""The JSON the service returns: server resources, operation status, BackupAndExportResponse,
+ServerBackupV2.
 
 Why this module exists: response shapes are the contract the SDK deserializes, so they are
 written once, next to each other, from the API's OpenAPI documents and examples (Server of
-2024-12-30, the Azure-AsyncOperation resource of the ARM RPC, BackupAndExportResponse). They are
-pure functions of a model value and the current emulated time.
+2024-12-30, the Azure-AsyncOperation resource of the ARM RPC, BackupAndExportResponse,
+ServerBackupV2 and common-types' OperationStatusResult). They are pure functions of a model value
+and the current emulated time.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from armemulator.backups import BACKUP_TYPE, BackupRecord
 from armemulator.fleet import FULL_VERSIONS, GIB, ServerSpec, display_location
 from armemulator.model import EXPORT_ERROR_MESSAGE, ExportRecord, ExportStatus
 
 SERVER_TYPE = "Microsoft.DBforMySQL/flexibleServers"
 EXPORT_TYPE = "Microsoft.DBforMySQL/flexibleServers/backupAndExport"
+#: The list example's type (the create example says ``.../flexibleServers/backups``).
+BACKUP_V2_TYPE = "Microsoft.DBforMySQL/flexibleServers/backupsV2"
 
 
 def iso(epoch: float) -> str:
@@ -155,3 +160,73 @@ def backup_and_export_response(record: ExportRecord, now: float) -> dict[str, An
 
 def validate_backup_response(spec: ServerSpec) -> dict[str, Any]:
     return {"properties": {"numberOfContainers": spec.number_of_containers}}
+
+
+# --- on-demand backups (backupsV2) ------------------------------------------------------------
+
+
+def backup_resource(record: BackupRecord, now: float, succeeded_state: str) -> dict[str, Any]:
+    """A ``ServerBackupV2`` as GET, list and the 200/201 answers show it at ``now``.
+
+    ``backupNameV2`` appears only when the resource is named otherwise than asked, and carries
+    the asked name (the emulator's choice: it appears in no example).
+    """
+    properties: dict[str, Any] = {
+        "backupType": BACKUP_TYPE,
+        "source": record.source,
+        "provisioningState": record.provisioning_state_at(now, succeeded_state),
+    }
+    if record.name != record.asked_name:
+        properties["backupNameV2"] = record.asked_name
+    if record.is_terminal_at(now) and record.outcome == "Succeeded":
+        properties["completedTime"] = iso(record.ends_at)
+    return {
+        "id": record.resource_id,
+        "name": record.name,
+        "type": BACKUP_V2_TYPE,
+        "properties": properties,
+    }
+
+
+def _backup_operation_id(record: BackupRecord, segment: str) -> str:
+    return (
+        f"/subscriptions/{record.subscription}/providers/Microsoft.DBforMySQL/locations/"
+        f"{record.location}/{segment}/{record.operation_id}"
+    )
+
+
+def backup_operation_status(record: BackupRecord, now: float, segment: str) -> dict[str, Any]:
+    """common-types ``OperationStatusResult`` of a backup's operation at ``now``, as served at
+    ``.../locations/{l}/{segment}/{id}``: ``status`` "InProgress", then "Succeeded", "Failed"
+    or "Canceled" (with ``error``); ``resourceId`` is the backup's real id from the start."""
+    body: dict[str, Any] = {
+        "id": _backup_operation_id(record, segment),
+        "name": record.operation_id,
+        "status": record.status_at(now),
+        "percentComplete": record.percent_at(now),
+        "startTime": iso(record.submitted_at),
+        "resourceId": record.resource_id,
+    }
+    if record.is_terminal_at(now):
+        body["endTime"] = iso(record.ends_at)
+        message = record.error_message()
+        if record.error_code and message:
+            body["error"] = {"code": record.error_code, "message": message}
+    return body
+
+
+def backup_location_result(
+    record: BackupRecord, now: float, succeeded_state: str
+) -> dict[str, Any]:
+    """What a backup's Location URL answers (200) once the backup has ended: the backup resource
+    - what the PUT would have answered synchronously (ARM RPC, "202 Accepted and Location
+    Headers", rule 5), and what azure-core makes the SDK's result under Location polling - with
+    the operation's ``status``, ``percentComplete``, ``startTime``, ``endTime``, ``resourceId``
+    and ``error`` beside it, as the same provider's BackupAndExportResponse carries them.
+    The emulator's reading; the spec defines no operationStatus path."""
+    status = backup_operation_status(record, now, "operationStatus")
+    body = backup_resource(record, now, succeeded_state)
+    for field in ("status", "percentComplete", "startTime", "endTime", "resourceId", "error"):
+        if field in status:
+            body[field] = status[field]
+    return body

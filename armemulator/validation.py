@@ -1,4 +1,5 @@
-"""Checks on what a client sends: api-version, path parameters and the backupAndExport body.
+"""Checks on what a client sends: api-version, path parameters, the backupAndExport body and the
+backupsV2 body.
 
 Why this module exists: the service rejects malformed requests with 400s whose ``target`` names
 the offending parameter or JSON path; a client's own validation is only trustworthy if the
@@ -27,6 +28,10 @@ _RESOURCE_GROUP = re.compile(r"^[-\w\._\(\)]+$")
 _SERVER_NAME = re.compile(r"^[a-z0-9][-a-z0-9]*(?<!-)$")
 _BACKUP_NAME = re.compile(r"(^[a-z0-9]$)|(^[a-z0-9][a-z0-9-]*[a-z0-9]$)")
 _OPERATION_ID = re.compile(r"^[-\w]{1,64}$")
+
+#: backupsV2's ``backupName`` (2024-12-30: ``^[-\w\._]+$``, no length limit declared).
+#: ``\w`` as the service's .NET regex reads it: letters and digits of any script, and "_".
+_BACKUP_V2_NAME = re.compile(r"^[-\w\._]+$")
 
 FULL_BACKUP_STORE_DETAILS = "FullBackupStoreDetails"
 
@@ -62,6 +67,16 @@ def server_name(value: str) -> str:
             value,
             "it must be 1-63 lowercase letters, digits or hyphens, and must not start or end "
             "with a hyphen.",
+        )
+    return value
+
+
+def backup_v2_name(value: str) -> str:
+    if not _BACKUP_V2_NAME.fullmatch(value):  # fullmatch: '$' would allow a final newline
+        raise errors.invalid_path_parameter(
+            "backupName",
+            value,
+            r"it must match '^[-\w\._]+$' (letters, digits, '-', '.' and '_').",
         )
     return value
 
@@ -156,3 +171,35 @@ def backup_and_export_body(raw: bytes, api_version_value: str) -> BackupAndExpor
             raise errors.invalid_property(path, "it must be a string.")
         containers.append(_redact(uri, path))
     return BackupAndExportBody(name, backup_format, len(uris), tuple(containers))
+
+
+def backup_v2_body(raw: bytes) -> dict[str, Any]:
+    """Check the optional ``ServerBackupV2`` body of a backupsV2 PUT: none, ``{}`` or an object.
+
+    What the service does with the writable properties (``backupNameV2``, ``backupType``,
+    ``completedTime``, ``source``) is not in the spec: the emulator checks their types and that
+    ``backupType`` is the enum's "FULL", then ignores them, as it ignores the read-only ones.
+    """
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise errors.invalid_request_content("the body is not valid JSON.") from err
+    if not isinstance(body, dict):
+        raise errors.invalid_request_content("the body must be a JSON object (a ServerBackupV2).")
+    properties = body.get("properties")
+    if properties is None:
+        return body
+    if not isinstance(properties, dict):
+        raise errors.invalid_property("properties", "it must be a JSON object.")
+    for name in ("backupNameV2", "completedTime", "source", "provisioningState"):
+        value = properties.get(name)
+        if value is not None and not isinstance(value, str):
+            raise errors.invalid_property(f"properties.{name}", "it must be a string.")
+    backup_type = properties.get("backupType")
+    if backup_type is not None and backup_type != "FULL":
+        raise errors.invalid_property(
+            "properties.backupType", "the only supported value is 'FULL'."
+        )
+    return body
