@@ -22,7 +22,15 @@ from types import FrameType
 
 from armemulator.announce import announcement
 from armemulator.clock import Clock, ScaledClock, VirtualClock, WallClock
-from armemulator.config import DEFAULT_PAUSED_ERROR, EmulatorConfig, Resubmission
+from armemulator.config import (
+    DEFAULT_BACKUP_LIMIT,
+    DEFAULT_BACKUPS_PAUSED_ERROR,
+    DEFAULT_PAUSED_ERROR,
+    BackupAnswer,
+    BackupNaming,
+    EmulatorConfig,
+    Resubmission,
+)
 from armemulator.emulator import Emulator, is_loopback_host
 from armemulator.fleet import make_fleet
 
@@ -30,7 +38,8 @@ from armemulator.fleet import make_fleet
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m armemulator",
-        description="ARM emulator for Microsoft.DBforMySQL flexible servers' backupAndExport.",
+        description="ARM emulator for Microsoft.DBforMySQL flexible servers' backupAndExport "
+        "and on-demand backups (backupsV2).",
     )
     parser.add_argument("--port", type=int, default=0, help="TCP port (0 = any free port)")
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
@@ -67,6 +76,34 @@ def _parser() -> argparse.ArgumentParser:
         default=Resubmission.CONFLICT_THEN_RESULT.value,
         help="how a repeat of an accepted backup name is answered: 409 then 200 with the "
         "result (default), 202 again (a second export), or 400 DuplicateBackupName",
+    )
+    backups = parser.add_argument_group("on-demand backups (backupsV2)")
+    backups.add_argument(
+        "--backup-answer",
+        choices=[a.value for a in BackupAnswer],
+        default=BackupAnswer.LOCATION.value,
+        help="how a create is answered: 202 Location (default, the spec example's), 202 "
+        "Azure-AsyncOperation, 201 Creating, or 200 done",
+    )
+    backups.add_argument(
+        "--backup-names",
+        choices=[n.value for n in BackupNaming],
+        default=BackupNaming.AS_ASKED.value,
+        help="name backups as asked (default) or customer_<time>_<guid>_<name>",
+    )
+    backups.add_argument(
+        "--backup-ready-state",
+        action="store_true",
+        help='provisioningState "Ready" instead of "Succeeded" when done (as the examples)',
+    )
+    backups.add_argument(
+        "--backup-limit",
+        type=int,
+        default=DEFAULT_BACKUP_LIMIT,
+        help="on-demand backups a server may hold (default %(default)s)",
+    )
+    backups.add_argument(
+        "--backups-paused", action="store_true", help="refuse every backupsV2 create"
     )
     parser.add_argument(
         "--forbidden-scope",
@@ -119,9 +156,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             fail_rate=args.fail_rate,
             resubmission=Resubmission(args.resubmission),
             forbidden_scopes=frozenset(args.forbidden_scope),
+            backup_answer=BackupAnswer(args.backup_answer),
+            backup_names=BackupNaming(args.backup_names),
+            backup_succeeded_state="Ready" if args.backup_ready_state else "Succeeded",
+            backup_limit=args.backup_limit,
+            backups_paused=DEFAULT_BACKUPS_PAUSED_ERROR if args.backups_paused else None,
             extra_scopes=frozenset(args.extra_scope),
         )
-    except ValueError as err:  # a malformed scope
+    except ValueError as err:  # a malformed scope, a negative backup limit
         print(err, file=sys.stderr)
         return 2
     stop = threading.Event()

@@ -2,8 +2,10 @@
 
 Why this module exists: someone trying the app locally should not have to read the source to
 learn where the emulator listens, which identity secret it expects, which subscriptions,
-resource groups and servers it pretends exist, and what a request to the app looks like. The
-CLI prints this text after its one machine-readable JSON line. A pure function of the running
+resource groups and servers it pretends exist, and what a request to the app looks like - an
+export, and an on-demand backup (backupsV2: the app's request, and the ARM call it makes, with
+how this emulator answers it). The CLI prints this text after its one machine-readable JSON
+line; the export body is the one line that starts with "{". A pure function of the running
 emulator, so it lists what is actually served (the default fleet, ``--fleet-size`` or scopes).
 """
 
@@ -14,7 +16,7 @@ from collections import Counter
 from typing import Any
 
 from armemulator.clock import ScaledClock, VirtualClock
-from armemulator.config import parse_scopes
+from armemulator.config import BackupAnswer, BackupNaming, parse_scopes
 from armemulator.emulator import Emulator
 from armemulator.fleet import GIB, ServerSpec
 
@@ -47,6 +49,8 @@ def _traits(spec: ServerSpec) -> str:
         traits.append("the identity may not touch it (403)")
     if spec.fail_export:
         traits.append("its exports fail")
+    if spec.backup_outcome != "Succeeded":
+        traits.append(f"its on-demand backups end {spec.backup_outcome}")
     return ", ".join(traits)
 
 
@@ -57,6 +61,53 @@ def example_request(servers: list[ServerSpec], subscriptions: list[str]) -> dict
         "discover": {"subscriptions": subscriptions[:1]},
         "target": {"sasUriList": [EXAMPLE_SAS.format(n=i + 1) for i in range(containers)]},
     }
+
+
+#: The app's request for an on-demand backup run (issue 12's shape: no target, a name template).
+BACKUP_NAME_TEMPLATE = "{server}-{utc:yyyyMMddHHmmss}"
+
+_ANSWERS = {
+    BackupAnswer.LOCATION: "202 with Location (an operationStatus URL on api-version {status})",
+    BackupAnswer.ASYNC_OPERATION: "202 with Azure-AsyncOperation and Location "
+    "(api-version {status})",
+    BackupAnswer.CREATED: "201 with the backup (provisioningState Creating), no polling URL",
+    BackupAnswer.COMPLETED: "200 with the finished backup",
+}
+
+
+def example_backup_request(subscriptions: list[str]) -> dict[str, Any]:
+    """A body for the app's ``POST /api/exports`` that backs up what this emulator serves."""
+    return {
+        "operation": "backup",
+        "discover": {"subscriptions": subscriptions[:1]},
+        "backupName": BACKUP_NAME_TEMPLATE,
+    }
+
+
+def _backup_lines(emu: Emulator, subscriptions: list[str]) -> list[str]:
+    config = emu.config
+    answer = _ANSWERS[BackupAnswer(config.backup_answer)].format(
+        status=config.backup_status_api_version
+    )
+    quirks = []
+    if config.backup_succeeded_state != "Succeeded":
+        quirks.append(f"reports provisioningState {config.backup_succeeded_state!r} when done")
+    if config.backup_names is BackupNaming.PREFIXED:
+        quirks.append("names each backup customer_<time>_<guid>_<name>")
+    if config.backups_paused is not None:
+        quirks.append(f"refuses every create ({config.backups_paused[1]})")
+    return [
+        "",
+        "An on-demand backup run (backupsV2) over the same servers: the request body",
+        f"  {json.dumps(example_backup_request(subscriptions))}",
+        "makes the app call, for each server (no body needed):",
+        f"  PUT {emu.url}/subscriptions/<subscription>/resourceGroups/<resourceGroup>"
+        "/providers/Microsoft.DBforMySQL/flexibleServers/<server>/backupsV2/<name>"
+        "?api-version=2024-12-30",
+        f"which this emulator answers {answer}"
+        + (f"; it {', '.join(quirks)}" if quirks else "")
+        + f"; at most {config.backup_limit} on-demand backups per server.",
+    ]
 
 
 def announcement(emu: Emulator) -> str:
@@ -107,5 +158,6 @@ def announcement(emu: Emulator) -> str:
             "(the SAS URIs only need the right form: the emulator never contacts storage):",
             json.dumps(example_request(servers, known)),
         ]
+        lines += _backup_lines(emu, known)
     lines += ["", "Serving until Ctrl-C or SIGTERM."]
     return "\n".join(lines)

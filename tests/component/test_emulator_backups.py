@@ -8,9 +8,15 @@ Shapes are checked against schemas transcribed from the 2024-12-30 OpenAPI docum
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,7 +35,10 @@ from armemulator import (
     ServerSpec,
     VirtualClock,
 )
+from armemulator.announce import announcement
+from tests.waits import HANG_SECONDS
 
+REPO = Path(__file__).resolve().parents[2]
 SUB = DEFAULT_SUBSCRIPTION
 API = "2024-12-30"
 STATUS_API = "2023-06-01-preview"
@@ -890,3 +899,96 @@ def test_same_seed_gives_same_backups() -> None:
             return [(b.operation_id, b.name, b.ends_at) for b in emu.backups()]
 
     assert run() == run()
+
+
+# --- what the CLI tells a person -----------------------------------------------------------------
+
+
+def test_the_announcement_shows_a_backup_request_and_how_it_is_answered(make: Make) -> None:
+    emu, arm = make(
+        backup_answer=BackupAnswer.ASYNC_OPERATION,
+        backup_succeeded_state="Ready",
+        backup_names=BackupNaming.PREFIXED,
+    )
+
+    text = announcement(emu)
+
+    lines = text.splitlines()
+    assert len([line for line in lines if line.startswith("{")]) == 1  # the export body alone
+    (body_line,) = [line for line in lines if '"operation": "backup"' in line]
+    body = json.loads(body_line)
+    assert body == {
+        "operation": "backup",
+        "discover": {"subscriptions": [SUB]},
+        "backupName": "{server}-{utc:yyyyMMddHHmmss}",
+    }
+    (put_line,) = [line.strip() for line in lines if line.strip().startswith("PUT ")]
+    url = put_line.removeprefix("PUT ")
+    for placeholder, value in (
+        ("<subscription>", SUB),
+        ("<resourceGroup>", "TestGroup"),
+        ("<server>", "mysqltestserver"),
+        ("<name>", "from-the-announcement"),
+    ):
+        url = url.replace(placeholder, value)
+    assert arm.http.put(url).status_code == 202  # the call it shows is one the emulator takes
+    assert "202 with Azure-AsyncOperation and Location (api-version 2023-06-01-preview)" in text
+    assert "reports provisioningState 'Ready' when done" in text
+    assert "customer_<time>_<guid>_<name>" in text
+    assert "at most 50 on-demand backups per server" in text
+    assert "its on-demand backups end Failed" in text  # inventory-db
+
+
+def test_cli_options_choose_the_backup_answers() -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "armemulator",
+            "--virtual",
+            "--port",
+            "0",
+            "--backup-answer",
+            "created",
+            "--backup-names",
+            "prefixed",
+            "--backup-ready-state",
+            "--backup-limit",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), "IDENTITY_HEADER": "cli-test-secret"},
+    )
+    try:
+        assert process.stdout is not None
+        started = json.loads(process.stdout.readline())
+        http = requests.Session()
+        token = http.get(
+            started["token_endpoint"],
+            params={"api-version": "2019-08-01", "resource": "https://management.azure.com"},
+            headers={"X-IDENTITY-HEADER": "cli-test-secret"},
+            timeout=HANG_SECONDS,
+        ).json()["access_token"]
+        http.headers["Authorization"] = f"Bearer {token}"
+        server = (
+            f"{started['url']}/subscriptions/{SUB}/resourceGroups/TestGroup"
+            "/providers/Microsoft.DBforMySQL/flexibleServers/mysqltestserver"
+        )
+        created = http.put(f"{server}/backupsV2/cli", params={"api-version": API})
+        advanced = http.post(
+            f"{started['url']}/_emulator/clock/advance", params={"seconds": "86400"}
+        )
+        done = http.get(f"{server}/backupsV2/{created.json()['name']}", params={"api-version": API})
+        over = http.put(f"{server}/backupsV2/cli-2", params={"api-version": API})
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=HANG_SECONDS)
+
+    assert created.status_code == 201
+    assert created.json()["name"].startswith("customer_")
+    assert advanced.status_code == 200
+    assert done.json()["properties"]["provisioningState"] == "Ready"
+    assert over.status_code == 400
+    assert error_of(over)["code"] == "OnDemandBackupLimitExceeded"
