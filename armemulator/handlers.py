@@ -505,12 +505,13 @@ class ArmOperations:
 
         A backup's 202 also carries its ``OperationStatusResult`` (status "InProgress"), for a
         client that reads progress there; azure-core's LocationPolling judges by the HTTP status
-        alone (azure/core/polling/base_polling.py, ``LocationPolling.get_status``: ``return
-        "InProgress" if response.status_code == 202 else "Succeeded"``), so a 200 while running
-        would end the SDK's polling at once. Once the backup ended the 200 carries the resource
-        with the operation's status (``representations.backup_location_result``), which the SDK
-        takes as its result: LocationPolling asks for no final GET (``get_final_get_url``
-        returns None), so this body is what ``LROPoller.result()`` deserializes.
+        alone (azure-core 1.41.0, azure/core/polling/base_polling.py:535, ``return "InProgress"
+        if response.status_code == 202 else "Succeeded"``), so a 200 while running would end the
+        SDK's polling at once. Once the backup ended the 200 carries the resource with the
+        operation's status (``representations.backup_location_result``), which the SDK takes as
+        its result: LocationPolling asks for no final GET (base_polling.py:497, ``return
+        None``), so this body is what ``LROPoller.result()`` deserializes as a ServerBackupV2
+        (tests/component/test_official_sdk_backups.py).
         """
         record, api_version = self._operation(request, params)
         now = self._clock.now()

@@ -1,25 +1,31 @@
 """The official SDK runs on-demand backups (backupsV2) against the emulator in each answer mode.
 
 azure-mgmt-mysqlflexibleservers 1.0.0 (``client.long_running_backup.begin_create``, with
-``ARMPolling(lro_options={"final-state-via": "azure-async-operation"})``) and azure-core 1.41's
-polling decide what the emulator's answers must be for the SDK to finish
-(azure/mgmt/core/polling/arm_polling.py and azure/core/polling/base_polling.py):
+``ARMPolling(lro_options={"final-state-via": "azure-async-operation"})``) and the polling of
+azure-core 1.41.0 (azure/core/polling/base_polling.py) and azure-mgmt-core 1.6.0
+(azure/mgmt/core/polling/arm_polling.py) decide what the emulator's answers must be for the SDK
+to finish:
 
-* 202 with only ``Location`` (the default, the spec example's): ``LocationPolling`` is chosen
-  (``ARMPolling`` tries ``AzureAsyncOperationPolling``, then ``LocationPolling``, then
-  ``BodyContentPolling``); it reads the HTTP status alone (``get_status``: ``"InProgress" if
-  response.status_code == 202 else "Succeeded"``) and asks for no final GET (``get_final_get_url``
-  returns None), so the Location URL's final 200 body is the result. Hence the emulator's 202
-  while running and the backup resource in that 200. A failed backup is *not* an error to the
-  SDK here: its result is a backup whose provisioningState is "Failed".
+* 202 with only ``Location`` (the default, the spec example's): ``ARMPolling`` tries
+  ``AzureAsyncOperationPolling``, ``LocationPolling``, ``BodyContentPolling``, in that order
+  (arm_polling.py:197-202), so ``LocationPolling`` is chosen. It reads the HTTP status alone
+  (base_polling.py:535, ``return "InProgress" if response.status_code == 202 else
+  "Succeeded"``) and asks for no final GET (base_polling.py:497, ``return None``), so the
+  Location URL's final 200 body is the result. Hence the emulator's 202 while running and the
+  backup resource in that 200. A failed backup is *not* an error to the SDK here: its result is
+  a backup whose provisioningState is "Failed".
 * 202 with ``Azure-AsyncOperation``: ``AzureAsyncOperationPolling`` reads ``status`` from the
-  200s; for a PUT its ``get_final_get_url`` skips the azure-async-operation shortcut (that is for
-  POST only) and ends with a GET of the PUT's own URL (``if self._request.method in {"PUT",
-  "PATCH"}: return self._request.url``). So the backup must be readable by the name asked for:
-  with ``BackupNaming.PREFIXED`` that GET is a 404 and the SDK fails.
-* 201/200: ``BodyContentPolling`` reads ``properties.provisioningState`` from the answer and
-  then from GETs of the PUT's URL until it is one of Succeeded, Failed, Canceled (``_FINISHED``);
-  "Ready", as the examples show, is none of them, so the SDK never finishes.
+  200s; its final-state-via shortcut is for POST only (arm_polling.py:90-94), so for this PUT
+  ``OperationResourcePolling.get_final_get_url`` ends with a GET of the PUT's own URL
+  (base_polling.py:392-393, ``if self._request.method in {"PUT", "PATCH"}: return
+  self._request.url``; only a ``resourceLocation`` in the status body, base_polling.py:388,
+  would send it elsewhere, and ARM's OperationStatusResult has none). So the backup must be
+  readable by the name asked for: with ``BackupNaming.PREFIXED`` that GET is a 404 and the SDK
+  fails.
+* 201/200: ``BodyContentPolling`` takes ``properties.provisioningState`` from the answer
+  (arm_polling.py:145-152) and then from GETs of the PUT's URL (arm_polling.py:117-122, 184-185)
+  until it is one of succeeded, canceled, failed (base_polling.py:86, ``_FINISHED``); "Ready",
+  as the examples show, is none of them, so the SDK never finishes.
 """
 
 from __future__ import annotations
