@@ -1,17 +1,20 @@
 """Activity functions: the workflow's only I/O, one ARM interaction each.
 
-Each trigger is thin Functions glue: it builds an ``ArmClient`` (and the ``Sealer`` where the SAS
-list must be opened) from app settings for this call, and hands over to the plain body in
-``mysqlexport.operations``. Trigger annotations stay bare ``dict``: the Python worker rejects
-parameterised generics there.
+What each does is in ``activities/arm_calls.py`` (plain functions of an ``ArmClient``, answering
+as ``workflow.contracts`` says); ``activities/functions.py`` is the Functions glue that builds
+the client (and the ``Sealer`` where the SAS list must be opened) from app settings per call.
+Trigger annotations stay bare ``dict``: the Python worker rejects parameterised generics there.
 """
 
 from activities.functions import (
     bp,
     list_scope,
+    read_backup,
+    read_backup_result,
     read_result,
     read_status,
     relay_cancel,
+    submit_backup,
     submit_export,
     validate_server,
 )
@@ -19,9 +22,12 @@ from activities.functions import (
 __all__ = [
     "bp",
     "list_scope",
+    "read_backup",
+    "read_backup_result",
     "read_result",
     "read_status",
     "relay_cancel",
+    "submit_backup",
     "submit_export",
     "validate_server",
 ]

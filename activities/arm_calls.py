@@ -11,17 +11,21 @@ Durable SDK.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from mysqlexport import report
 from mysqlexport.arm import ArmClient
+from mysqlexport.armspec import BACKUP
 from mysqlexport.discovery import scope_path
 from mysqlexport.errors import ExportError, ExportFailed
 from mysqlexport.ids import ServerId
-from mysqlexport.models import AcceptedOperation, ExportResult, StillRunning
+from mysqlexport.models import AcceptedOperation, BackupResource, ExportResult, StillRunning
 from mysqlexport.request import DEFAULT_STATES
 from mysqlexport.sealing import Sealer
 from workflow.contracts import (
+    BackupAnswer,
+    BackupRef,
     Completed,
     Failed,
     Problem,
@@ -34,6 +38,7 @@ from workflow.contracts import (
     SubmitAnswer,
     SubmitRequest,
     ValidateAnswer,
+    backup_json,
     operation,
     problem,
     result_json,
@@ -96,16 +101,32 @@ def list_scope(payload: Scope, client: ArmClient) -> ScopeListing:
 
 
 def validate_server(payload: ServerRef, client: ArmClient) -> ValidateAnswer:
-    """Dry run for one server: its state and how many containers its export needs."""
+    """Dry run for one server: its state, and how many containers its export needs (an export
+    run) or how many on-demand backups it already has (a backup run). Nothing is created."""
     server = ServerId.parse(payload["id"])
+    backup = payload.get("operation") == BACKUP
     try:
         info = client.get_server(server)
         if (info.state or "").lower() != "ready":
             return {"kind": "validated", "state": info.state, "numberOfContainers": None}
+        if backup:
+            count = sum(1 for b in client.list_backups(server) if is_on_demand(b))
+            return {
+                "kind": "validated",
+                "state": info.state,
+                "numberOfContainers": None,
+                "onDemandBackups": count,
+            }
         containers = client.validate_backup(server)
     except ExportError as err:
         return problem(err)
     return {"kind": "validated", "state": info.state, "numberOfContainers": containers}
+
+
+def is_on_demand(backup: BackupResource) -> bool:
+    """Whether a listed backup is an on-demand one: the service's automatic backups say
+    ``source: "Automatic"`` (the spec's examples); anything else counts as on demand."""
+    return (backup.source or "").lower() != "automatic"
 
 
 def target_unavailable(run_id: str) -> Problem:
@@ -169,3 +190,41 @@ def read_result(payload: ReadRequest, client: ArmClient) -> ResultAnswer:
     if isinstance(outcome, StillRunning):
         return {"kind": "running", "retryAfter": outcome.retry_after}
     return {"kind": "completed", "result": result_json(outcome)}
+
+
+def submit_backup(payload: SubmitRequest, client: ArmClient) -> SubmitAnswer:
+    """PUT backupsV2/{backupName} for one server, once: accepted (202), or the backup resource
+    itself (200/201, finished or not)."""
+    server = ServerId.parse(payload["id"])
+    try:
+        outcome = client.create_backup(server, payload["backupName"])
+    except ExportError as err:
+        logger.info(
+            "backup of %s refused: %s", server, err, extra={"server_id": server.resource_id}
+        )
+        return problem(err)
+    if isinstance(outcome, AcceptedOperation):
+        return {"kind": "accepted", "operation": operation(outcome)}
+    return {"kind": "backup", "backup": backup_json(outcome)}
+
+
+def read_backup_result(payload: ReadRequest, client: ArmClient) -> BackupAnswer:
+    """One read of a backup's Location URL: still running, or the backup as it ended."""
+    return _backup_answer(lambda: client.get_backup_result(payload["url"]))
+
+
+def read_backup(payload: BackupRef, client: ArmClient) -> BackupAnswer:
+    """One GET of a backup resource, by its id."""
+    return _backup_answer(lambda: client.get_backup(payload["ref"]))
+
+
+def _backup_answer(read: Callable[[], StillRunning | BackupResource]) -> BackupAnswer:
+    """``read()`` (a backup's Location or its resource) as the answer: still running, the
+    backup, or ARM's error."""
+    try:
+        outcome = read()
+    except ExportError as err:
+        return problem(err)
+    if isinstance(outcome, StillRunning):
+        return {"kind": "running", "retryAfter": outcome.retry_after}
+    return {"kind": "backup", "backup": backup_json(outcome)}

@@ -57,6 +57,12 @@ validate_server = _arm_activity(arm_calls.validate_server)
 read_status = _arm_activity(arm_calls.read_status)
 #: Read the Location URL: still running, or the final result.
 read_result = _arm_activity(arm_calls.read_result)
+#: PUT backupsV2/{backupName}: an on-demand backup (no target: it stays in the service).
+submit_backup = _arm_activity(arm_calls.submit_backup)
+#: Read a backup's Location URL: still running, or the backup as it ended.
+read_backup_result = _arm_activity(arm_calls.read_backup_result)
+#: GET a backup resource.
+read_backup = _arm_activity(arm_calls.read_backup)
 
 
 async def _sealed_target(client: df.DurableOrchestrationClient, run_id: str) -> str | None:

@@ -1,4 +1,4 @@
-"""What ARM's backupAndExport API accepts, as its OpenAPI definition states it.
+"""What ARM's APIs accept, as their OpenAPI definitions state it, and which one a run uses.
 
 The request's validation (``request``) and the ARM client (``arm``) both check a value here, so
 the app accepts exactly what it may send. (The API's name patterns live with the names, in
@@ -10,6 +10,13 @@ from __future__ import annotations
 from typing import Final
 
 from mysqlexport.errors import InvalidRequest
+
+#: A run's ``operation``: ``export`` is backupAndExport (a full backup copied to the caller's
+#: containers, POST ``…/backupAndExport``); ``backup`` is an on-demand backup kept in the service
+#: (PUT ``…/backupsV2/{backupName}``, generally available; it cannot be exported).
+EXPORT: Final = "export"
+BACKUP: Final = "backup"
+OPERATIONS: Final = (EXPORT, BACKUP)
 
 #: ``BackupSettings.backupFormat``: the enum of api-versions 2023-12-30 and 2024-12-30
 #: (Azure/azure-rest-api-specs ``Backups/stable/2023-12-30/BackupAndExport.json``, copied in

@@ -23,7 +23,12 @@ SUBSCRIPTION_PATTERN: Final = re.compile(
 RESOURCE_GROUP_PATTERN: Final = re.compile(r"^[-\w\._\(\)]{1,90}$")
 SERVER_NAME_PATTERN: Final = re.compile(r"^[a-z0-9][-a-z0-9]*(?<!-)$")
 SERVER_NAME_MAX: Final = 63
+#: ``BackupSettings.backupName`` of backupAndExport (2023-12-30 and later).
 BACKUP_NAME_PATTERN: Final = re.compile(r"(^[a-z0-9]$)|(^[a-z0-9][a-z0-9-]*[a-z0-9]$)")
+#: The ``backupName`` path parameter of backupsV2 (``LongRunningBackup_Create``, 2024-12-30):
+#: ``^[-\w\._]+$``. Read as ASCII: the spec's ``\w`` comes from .NET, where it also takes
+#: letters of any script; the app sends only names every reading accepts.
+BACKUPS_V2_NAME_PATTERN: Final = re.compile(r"^[-\w\._]+$", re.ASCII)
 
 
 def validate_subscription(value: str, field: str = "subscriptionId") -> str:
@@ -61,14 +66,17 @@ def validate_server_name(value: str, field: str = "serverName") -> str:
     return value
 
 
-def validate_backup_name(value: str, field: str = "backupName") -> str:
-    """Check a backup name against the API's pattern (lower-case letters, digits, inner '-')."""
-    if not isinstance(value, str) or not BACKUP_NAME_PATTERN.fullmatch(value):
-        why = (
-            f"{value!r} is not a valid backup name (lower-case letters, digits and '-', "
-            "starting and ending with a letter or digit)"
+def validate_backup_name(value: str, field: str = "backupName", *, backup: bool = False) -> str:
+    """Check a backup name against the API's pattern: backupAndExport's (lower-case letters,
+    digits, inner '-'), or with ``backup`` backupsV2's (letters, digits, '-', '_', '.')."""
+    pattern = BACKUPS_V2_NAME_PATTERN if backup else BACKUP_NAME_PATTERN
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        allowed = (
+            "ASCII letters, digits, '-', '_' and '.'"
+            if backup
+            else "lower-case letters, digits and '-', starting and ending with a letter or digit"
         )
-        raise InvalidRequest({field: why})
+        raise InvalidRequest({field: f"{value!r} is not a valid backup name ({allowed})"})
     return value
 
 

@@ -2,7 +2,8 @@
 
 A fleet run names each server's backup from one template. The expansion is pure (the run's start
 time is passed in) so the orchestrator can expand it deterministically, and every expanded name
-is checked against the API's backupName pattern.
+is checked against the pattern of the API the run calls: backupAndExport's (lower-case letters,
+digits, '-') or backupsV2's (ASCII letters, digits, '-', '_', '.').
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ _DATE_TOKENS: Final = (
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _DATE_FORMAT = re.compile(r"^(yyyy|MM|dd|HH|mm|ss|-)+$")
 _NOT_ALLOWED = re.compile(r"[^a-z0-9-]+")
+#: What backupsV2 names may hold besides placeholders (``ids.BACKUPS_V2_NAME_PATTERN``).
+_NOT_ALLOWED_V2 = re.compile(r"[^-\w._]+", re.ASCII)
 PLACEHOLDERS: Final = ("server", "resourceGroup", "utc:<yyyyMMddHHmmss>")
 
 
@@ -43,8 +46,9 @@ def _slug(value: str) -> str:
     return _NOT_ALLOWED.sub("-", value.lower()).strip("-")
 
 
-def check_template(template: str, field: str = "backupName") -> str:
-    """Refuse a template that cannot produce valid names, before anything starts."""
+def check_template(template: str, field: str = "backupName", *, backup: bool = False) -> str:
+    """Refuse a template that cannot produce valid names, before anything starts (names of
+    on-demand backups with ``backup``)."""
     if not isinstance(template, str) or not template:
         raise InvalidRequest({field: "must be a non-empty string"})
     if len(template) > MAX_TEMPLATE_LENGTH:
@@ -60,15 +64,27 @@ def check_template(template: str, field: str = "backupName") -> str:
     literal = _PLACEHOLDER.sub("", template)
     if "{" in literal or "}" in literal:
         raise InvalidRequest({field: "has an unbalanced '{' or '}'"})
-    if _NOT_ALLOWED.search(literal):
+    if backup and _NOT_ALLOWED_V2.search(literal):
+        raise InvalidRequest(
+            {field: "outside placeholders only ASCII letters, digits, '-', '_' and '.' are allowed"}
+        )
+    if not backup and _NOT_ALLOWED.search(literal):
         raise InvalidRequest(
             {field: "outside placeholders only lower-case letters, digits and '-' are allowed"}
         )
     return template
 
 
-def expand(template: str, server: ServerId, started: datetime, field: str = "backupName") -> str:
-    """The backup name for ``server`` in a run started at ``started`` (validated)."""
+def expand(
+    template: str,
+    server: ServerId,
+    started: datetime,
+    field: str = "backupName",
+    *,
+    backup: bool = False,
+) -> str:
+    """The backup name for ``server`` in a run started at ``started`` (validated; a name of an
+    on-demand backup with ``backup``)."""
 
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -80,7 +96,7 @@ def expand(template: str, server: ServerId, started: datetime, field: str = "bac
 
     value = _PLACEHOLDER.sub(fill, template)
     try:
-        return validate_backup_name(value, field)
+        return validate_backup_name(value, field, backup=backup)
     except InvalidRequest as err:
         raise InvalidRequest(
             {field: f"expands to {value!r} for {server.name}, which the API refuses: {err.message}"}

@@ -56,6 +56,21 @@ class ServerRow(TypedDict, total=False):
     #: Facts a reader must know besides the outcome, each ``{code, message}`` (present when
     #: there are any): ``SubmissionUnanswered``, ``FinalResultUnavailable``.
     notes: list[ErrorRow]
+    #: A backup run's row: the on-demand backup resource (in place of the export's bytes).
+    backup: BackupRow
+    #: A backup run's dry run: the on-demand backups the server already has.
+    onDemandBackups: int
+
+
+class BackupRow(TypedDict):
+    """The on-demand backup a backup run made (``ServerBackupV2``, as the service returned it)."""
+
+    id: str | None
+    name: str | None
+    completedTime: str | None
+    backupType: str | None
+    source: str | None
+    provisioningState: str | None
 
 
 def server_row(
@@ -73,6 +88,8 @@ def server_row(
     number_of_containers: int | None = None,
     backup_metadata: str | None = None,
     notes: Iterable[Mapping[str, Any]] = (),
+    backup: Mapping[str, Any] | None = None,
+    on_demand_backups: int | None = None,
 ) -> ServerRow:
     """Build a row; ``status`` must be one of ``ROW_STATES``."""
     if status not in ROW_STATES:
@@ -93,6 +110,17 @@ def server_row(
         row["numberOfContainers"] = number_of_containers
     if backup_metadata is not None:
         row["backupMetadata"] = backup_metadata
+    if backup is not None:
+        row["backup"] = {
+            "id": backup.get("id"),
+            "name": backup.get("name"),
+            "completedTime": backup.get("completedTime"),
+            "backupType": backup.get("backupType"),
+            "source": backup.get("source"),
+            "provisioningState": backup.get("provisioningState"),
+        }
+    if on_demand_backups is not None:
+        row["onDemandBackups"] = on_demand_backups
     kept = [error_row(note) for note in notes]
     if kept:
         row["notes"] = kept
@@ -186,6 +214,8 @@ def build_report(
     ordered = sorted(rows, key=lambda r: str(r.get("id", "")).lower())
     summary: dict[str, Any] = summarize(ordered)
     summary["outcome"] = run_outcome(summary, problems, canceled)
+    #: Which operation ran: ``export`` (backupAndExport) or ``backup`` (on-demand, backupsV2).
+    summary["operation"] = (request or {}).get("operation") or "export"
     result: dict[str, Any] = {
         "runId": run_id,
         "dryRun": dry_run,

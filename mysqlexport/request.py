@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
-from mysqlexport.armspec import check_backup_format
+from mysqlexport.armspec import BACKUP, EXPORT, OPERATIONS, check_backup_format
 from mysqlexport.errors import InvalidRequest
 from mysqlexport.ids import ServerId, validate_resource_group, validate_subscription
 from mysqlexport.naming import DEFAULT_TEMPLATE, check_template
@@ -50,6 +50,7 @@ TOP_LEVEL_FIELDS: Final = frozenset(
         "maxConcurrency",
         "deadlineMinutes",
         "dryRun",
+        "operation",
     }
 )
 
@@ -84,12 +85,15 @@ class Discovery:
 
 
 @dataclass(frozen=True)
-class ExportRequest:
-    """A validated request. ``sas_uris`` are secrets: seal them before persisting anything."""
+class RunRequest:
+    """A validated request for a run. ``sas_uris`` are secrets: seal them before persisting
+    anything. A backup run (``operation`` ``backup``) has none: its backups stay in the
+    service."""
 
     servers: tuple[ServerId, ...]
     discover: Discovery | None
     sas_uris: tuple[SecretUri, ...]
+    operation: str = EXPORT
     backup_name: str = DEFAULT_TEMPLATE
     backup_format: str | None = None
     max_concurrency: int | None = None
@@ -107,7 +111,13 @@ class ExportRequest:
             "maxConcurrency": self.max_concurrency,
             "deadlineMinutes": self.deadline_minutes,
             "dryRun": self.dry_run,
+            "operation": self.operation,
         }
+
+    @property
+    def backup(self) -> bool:
+        """An on-demand backup run (backupsV2), not an export."""
+        return self.operation == BACKUP
 
 
 def _int_field(
@@ -266,7 +276,7 @@ def _parse_target(value: object, problems: dict[str, str]) -> list[SecretUri]:
     return out
 
 
-def parse_request(body: object) -> ExportRequest:
+def parse_request(body: object) -> RunRequest:
     """Validate a decoded JSON body; raise ``InvalidRequest`` naming every bad field."""
     problems: dict[str, str] = {}
     if not isinstance(body, Mapping):
@@ -282,15 +292,29 @@ def parse_request(body: object) -> ExportRequest:
         problems["servers"] = "give 'servers' (resource ids) and/or 'discover'"
     elif body.get("servers") is not None and not servers and discover is None:
         problems.setdefault("servers", "must list at least one server resource id")
-    sas = _parse_target(body.get("target"), problems)
+    operation = body.get("operation", EXPORT)
+    if operation not in OPERATIONS:
+        problems["operation"] = (
+            "must be 'export' (backupAndExport to your containers, the default) or 'backup' "
+            "(an on-demand backup kept in the service, backupsV2)"
+        )
+    backup = operation == BACKUP
+    sas = [] if backup else _parse_target(body.get("target"), problems)
+    if backup and body.get("target") is not None:
+        problems["target"] = (
+            "is not taken by a backup run: an on-demand backup stays in the service and cannot "
+            "be exported (use operation 'export' to copy backups to your containers)"
+        )
 
     template = body.get("backupName", DEFAULT_TEMPLATE)
     try:
-        check_template(template)
+        check_template(template, backup=backup)
     except InvalidRequest as err:
         problems.update(err.problems)
     backup_format = body.get("backupFormat")
-    if backup_format is not None:
+    if backup_format is not None and backup:
+        problems["backupFormat"] = "is not taken by a backup run (backupsV2 has no format)"
+    elif backup_format is not None:
         try:
             check_backup_format(backup_format)
         except InvalidRequest as err:
@@ -306,7 +330,7 @@ def parse_request(body: object) -> ExportRequest:
         unique.setdefault(server.key, server)
     if problems:
         raise InvalidRequest(problems)
-    return ExportRequest(
+    return RunRequest(
         servers=tuple(unique.values()),
         discover=discover,
         sas_uris=tuple(sas),
@@ -315,4 +339,5 @@ def parse_request(body: object) -> ExportRequest:
         max_concurrency=concurrency,
         deadline_minutes=deadline,
         dry_run=bool(dry_run),
+        operation=str(operation),
     )

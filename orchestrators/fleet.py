@@ -26,12 +26,14 @@ import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskState
 
 from mysqlexport import discovery, naming, report
+from mysqlexport.armspec import BACKUP
 from mysqlexport.errors import InvalidRequest
 from mysqlexport.ids import ServerId
 from mysqlexport.rules import backoff, fleet_wide_error
 from orchestrators.blueprint import bp
 from orchestrators.planning import ShardPlan, plan_shards, probe_indices
 from orchestrators.rows import SHARD_FAILED, canceled_row, child_failed_row
+from orchestrators.server import submit_call
 from orchestrators.timeutil import after, iso, utc
 from orchestrators.window import gather, sliding_window
 from workflow import names
@@ -47,7 +49,6 @@ from workflow.contracts import (
     crashed,
     retry_policy,
     run_settings,
-    submit_request,
 )
 from workflow.instance_ids import shard_instance_id
 
@@ -97,7 +98,12 @@ class FleetRun:
         self.rows.extend(resolution.skipped)
         for server_id, size in zip(resolution.servers, resolution.sizes, strict=True):
             try:
-                name = naming.expand(request["backupName"], ServerId.parse(server_id), self.started)
+                name = naming.expand(
+                    request["backupName"],
+                    ServerId.parse(server_id),
+                    self.started,
+                    backup=self.run["operation"] == BACKUP,
+                )
             except InvalidRequest as err:
                 bad_name = {"code": "InvalidBackupName", "message": err.message}
                 self.rows.append(report.server_row(server_id, report.FAILED, error=bad_name))
@@ -142,8 +148,7 @@ class FleetRun:
             return
         self.context.set_custom_status({"phase": "probing", "total": self._total()})
         probed = probe_indices(self.plan, min(self.retry.breaker_sample, self.concurrency))
-        requests = [submit_request(self.run, self.entries[i]) for i in probed]
-        tasks = [self.context.call_activity(names.SUBMIT_EXPORT, r) for r in requests]
+        tasks = [submit_call(self.context, self.run, self.entries[i]) for i in probed]
         first = yield self.context.task_any([self.context.task_all(tasks), self.cancel])
         self.canceled = first is self.cancel
         settled = yield from gather(self.context, tasks)

@@ -49,7 +49,7 @@ def dry_run_row(entry: ServerEntry, answer: ValidateAnswer, sas_count: int) -> r
     if (state or "").lower() != "ready":
         error = {
             "code": "ServerNotReady",
-            "message": f"server state is {state}; exports need a Ready server",
+            "message": f"server state is {state}; exports and backups need a Ready server",
         }
     elif needed is not None and needed > sas_count:
         error = {
@@ -63,4 +63,5 @@ def dry_run_row(entry: ServerEntry, answer: ValidateAnswer, sas_count: int) -> r
         attempts=1,
         error=error,
         number_of_containers=needed,
+        on_demand_backups=answer.get("onDemandBackups"),
     )

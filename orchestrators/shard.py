@@ -97,7 +97,7 @@ class ValidateUnit(_OneServer):
     submitted: bool = False
 
     def start(self, context: df.DurableOrchestrationContext, canceled: bool) -> Any:
-        ref: ServerRef = {"id": self.entry["id"]}
+        ref: ServerRef = {"id": self.entry["id"], "operation": self.run["operation"]}
         return context.call_activity(names.VALIDATE_SERVER, ref)
 
     def rows(self, task: Any) -> list[report.ServerRow]:

@@ -19,6 +19,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from armemulator import Emulator, EmulatorConfig, ServerSpec, VirtualClock
 from devhost import DevHost, Store
 from devhost.config import app_settings
@@ -164,6 +166,9 @@ def record(store: Store, run_id: str, folder: Path, config: SoakConfig) -> list[
         chosen.append(
             ("scheduled_run", scheduled, "one scheduled run, through the schedule's instance")
         )
+    backup = record_backup()
+    if backup is not None:
+        chosen.append(("backup_server", backup, "an on-demand backup (backupsV2) to its end"))
     written = []
     for stem, instance, why in chosen:
         path = folder / f"{stem}.json"
@@ -204,5 +209,43 @@ def record_schedule() -> Instance | None:
                 found = host.store.get(SCHEDULE_INSTANCE_ID)
                 if found is not None and found.status.value == "Completed":
                     return found
+                time.sleep(0.05)
+    return None
+
+
+def record_backup() -> Instance | None:
+    """One backup run of one server on devhost against the emulator (virtual clock, the
+    emulator's default answer: 202 with Location on the example's status URL): the finished
+    ``backup_server`` instance, or None if it did not finish in time."""
+    sub = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+    server = (
+        f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.DBforMySQL/"
+        "flexibleServers/nightly"
+    )
+    clock = VirtualClock(start=1_800_000_000)
+    fleet = [ServerSpec(sub, "rg", "nightly", backup_seconds=300)]
+    with Emulator(EmulatorConfig(clock=clock, fleet=fleet, seed=1)) as emu:
+        settings = {
+            "ARM_ENDPOINT": emu.url,
+            "IDENTITY_ENDPOINT": emu.token_endpoint,
+            "IDENTITY_HEADER": emu.identity_header,
+            "EXPORT_SCHEDULE": "0 0 3 * * *",
+        }
+        with (
+            app_settings(settings),
+            DevHost(ROOT, clock=clock, load_settings=False) as host,
+        ):
+            body = {"operation": "backup", "servers": [server]}
+            answer = requests.post(f"{host.url}/api/exports", json=body, timeout=30)
+            answer.raise_for_status()
+            run_id = answer.json()["id"]
+            for _ in range(1200):  # bounded: at most a minute
+                found = [
+                    host.store.get(i.instance_id)
+                    for i in host.store.query(prefix=server_prefix(run_id))
+                ]
+                done = [i for i in found if i is not None and i.status.value == "Completed"]
+                if done:
+                    return done[0]
                 time.sleep(0.05)
     return None

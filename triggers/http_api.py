@@ -20,24 +20,19 @@ import requests
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
 from mysqlexport import report
+from mysqlexport.armspec import BACKUP
 from mysqlexport.errors import InvalidRequest, RequestTooLarge, SettingsError
 from mysqlexport.request import MAX_BODY_BYTES, parse_request
-from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
 from triggers.instances import QueryFailed, query_instances
 from triggers.responses import error_response, json_response
-from triggers.runs import RUNNING, read_target, start_run
-from workflow.contracts import FleetJob, fleet_job, retry_job, target_input
+from triggers.runs import RUNNING, read_target, sealed_target, start_run
+from workflow.contracts import FleetJob, fleet_job, retry_job
 from workflow.instance_ids import is_run_id, new_run_id, server_prefix, shard_instance_id
 from workflow.names import CANCEL_EVENT
 
 logger = logging.getLogger(__name__)
 bp = df.Blueprint()
-
-
-def _configured() -> tuple[Settings, Sealer]:
-    settings = Settings.from_env()
-    return settings, Sealer.from_env()
 
 
 def _read_body(req: func.HttpRequest) -> Any:
@@ -128,15 +123,13 @@ async def start_export(
         status = 413 if isinstance(err, RequestTooLarge) else 400
         return json_response({"error": err.to_dict()}, status)
     try:
-        settings, sealer = _configured()
+        settings, target = Settings.from_env(), sealed_target(request)
     except SettingsError as err:
-        logger.error("cannot start an export: %s", err)
+        logger.error("cannot start a run: %s", err)
         return error_response(500, err.code, err.message)
     run_id = new_run_id()
-    await start_run(
-        client, run_id, fleet_job(run_id, request, settings), target_input(request, sealer)
-    )
-    logger.info("started export run %s", run_id, extra={"run_id": run_id})
+    await start_run(client, run_id, fleet_job(run_id, request, settings), target)
+    logger.info("started %s run %s", request.operation, run_id, extra={"run_id": run_id})
     return client.create_check_status_response(req, run_id)
 
 
@@ -229,8 +222,9 @@ async def retry_failed(
     original = cast(
         FleetJob, status.input_ if isinstance(status.input_, dict) else json.loads(status.input_)
     )
-    target = await read_target(client, run_id)
-    if target is None:
+    backup = original["request"].get("operation") == BACKUP
+    target = None if backup else await read_target(client, run_id)
+    if target is None and not backup:
         return error_response(
             409, "TargetUnavailable", f"the export target of run {run_id} is no longer kept"
         )

@@ -1,8 +1,9 @@
 """Starting a run, the same way from every entry point (HTTP, retry-failed, the schedule).
 
-A run is two instances: ``{runId}:target`` (``export_target``) keeps the sealed SAS list once,
-as its input, and ``{runId}`` (``export_fleet``, or ``scheduled_run`` for the schedule) does
-the work. The target is started first, so the run's first submission always finds it.
+An export run is two instances: ``{runId}:target`` (``export_target``) keeps the sealed SAS list
+once, as its input, and ``{runId}`` (``export_fleet``, or ``scheduled_run`` for the schedule)
+does the work. The target is started first, so the run's first submission always finds it. A
+backup run has no target: ``{runId}`` alone.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
+from mysqlexport.request import RunRequest
+from mysqlexport.sealing import Sealer
 from workflow import names
-from workflow.contracts import sealed_target_of
+from workflow.contracts import TargetInput, sealed_target_of, target_input
 from workflow.instance_ids import target_instance_id
 
 #: The statuses of an instance that has not finished.
@@ -28,14 +31,21 @@ async def start_target(
     await client.start_new(names.EXPORT_TARGET, target_instance_id(run_id), dict(target))
 
 
+def sealed_target(request: RunRequest) -> TargetInput | None:
+    """An export run's target, its SAS list sealed with ``SAS_SEALING_KEY``; None for a backup
+    run, which has no target (its backups stay in the service), so it needs no key."""
+    return None if request.backup else target_input(request, Sealer.from_env())
+
+
 async def start_run(
     client: df.DurableOrchestrationClient,
     run_id: str,
     job: Mapping[str, Any],
-    target: Mapping[str, Any],
+    target: Mapping[str, Any] | None,
 ) -> None:
-    """Start ``export_fleet`` for ``job`` under ``run_id``, its target first."""
-    await start_target(client, run_id, target)
+    """Start ``export_fleet`` for ``job`` under ``run_id``, its target (if any) first."""
+    if target is not None:
+        await start_target(client, run_id, target)
     await client.start_new(names.EXPORT_FLEET, run_id, dict(job))
 
 

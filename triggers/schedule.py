@@ -20,11 +20,10 @@ import azure.functions as func
 
 from mysqlexport.errors import ExportError
 from mysqlexport.request import parse_request
-from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
-from triggers.runs import RUNNING, start_target
+from triggers.runs import RUNNING, sealed_target, start_target
 from workflow import names
-from workflow.contracts import fleet_job, target_input
+from workflow.contracts import fleet_job
 from workflow.instance_ids import SCHEDULE_INSTANCE_ID, new_run_id
 
 logger = logging.getLogger(__name__)
@@ -47,12 +46,13 @@ async def scheduled_export(timer: func.TimerRequest, client: df.DurableOrchestra
         raw = os.environ.get("EXPORT_SCHEDULE_REQUEST", "")
         request = parse_request(json.loads(raw) if raw.strip() else None)
         job_settings = Settings.from_env()
-        sealer = Sealer.from_env()
+        target = sealed_target(request)
     except (ExportError, ValueError) as err:
         logger.error("scheduled export not started: EXPORT_SCHEDULE_REQUEST: %s", err)
         return
     run_id = new_run_id(SCHEDULED_PREFIX)
-    await start_target(client, run_id, target_input(request, sealer))
+    if target is not None:
+        await start_target(client, run_id, target)
     job = fleet_job(run_id, request, job_settings)
     await client.start_new(names.SCHEDULED_RUN, SCHEDULE_INSTANCE_ID, job)
     logger.info("scheduled export run %s started (past due: %s)", run_id, timer.past_due)

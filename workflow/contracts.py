@@ -11,11 +11,13 @@ Who sends what (``->`` input, ``<-`` output)::
     export_fleet  -> export_shard     ShardInput                    <- list[ServerRow]
     export_shard  -> export_batch     BatchInput                    <- list[ServerRow]
     export_shard  -> export_server    ServerInput (also batch)      <- ServerRow
+                     (backup_server in a backup run)
     export_fleet  <- list_scope       ScopeListing
     export_shard  <- validate_server  ValidateAnswer
-    fleet, server <- submit_export    SubmitAnswer
-    export_server <- read_status      StatusAnswer
+    fleet, server <- submit_export    SubmitAnswer     (submit_backup in a backup run)
+    export_server <- read_status      StatusAnswer     (backup_server too)
     export_server <- read_result      ResultAnswer
+    backup_server <- read_backup_result, read_backup   BackupAnswer
 
 Every activity answers; an expected failure is a ``Problem`` carrying ARM's own code (an
 exception that crosses into an orchestrator is flattened to a string by the Durable SDK).
@@ -27,12 +29,19 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
+from mysqlexport.armspec import EXPORT
 from mysqlexport.errors import ExportError
 from mysqlexport.lro import PollPolicy
-from mysqlexport.models import AcceptedOperation, ErrorDetail, ExportResult, OperationStatus
+from mysqlexport.models import (
+    AcceptedOperation,
+    BackupResource,
+    ErrorDetail,
+    ExportResult,
+    OperationStatus,
+)
 from mysqlexport.redaction import redact_text
 from mysqlexport.report import ErrorRow, ServerRow
-from mysqlexport.request import ExportRequest
+from mysqlexport.request import RunRequest
 from mysqlexport.rules import RetryPolicy
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
@@ -120,6 +129,8 @@ class RunSettings(TypedDict):
     """What the fleet tells every shard, batch and server of one run."""
 
     runId: str
+    #: ``export`` (backupAndExport) or ``backup`` (an on-demand backup, backupsV2).
+    operation: str
     backupFormat: str | None
     #: How many SAS URIs the target has (a dry run compares it with ``numberOfContainers``).
     sasCount: int
@@ -142,7 +153,7 @@ class FleetJob(TypedDict):
     """
 
     runId: str
-    #: The validated request without its SAS URIs (``ExportRequest.public_dict``).
+    #: The validated request without its SAS URIs (``RunRequest.public_dict``).
     request: dict[str, Any]
     sasCount: int
     maxConcurrency: int
@@ -156,7 +167,7 @@ class FleetJob(TypedDict):
 
 
 def fleet_job(
-    run_id: str, request: ExportRequest, settings: Settings, *, retry_of: str | None = None
+    run_id: str, request: RunRequest, settings: Settings, *, retry_of: str | None = None
 ) -> FleetJob:
     """The ``export_fleet`` input for ``request``, with the app's settings."""
     policy = RetryPolicy()
@@ -192,6 +203,7 @@ def run_settings(job: FleetJob) -> RunSettings:
     """What every part of ``job``'s run is told."""
     return {
         "runId": job["runId"],
+        "operation": job["request"].get("operation") or EXPORT,
         "backupFormat": job["request"].get("backupFormat"),
         "sasCount": job["sasCount"],
         "deadlineMinutes": job["deadlineMinutes"],
@@ -207,7 +219,7 @@ class TargetInput(TypedDict):
     sealedTarget: str
 
 
-def target_input(request: ExportRequest, sealer: Sealer) -> TargetInput:
+def target_input(request: RunRequest, sealer: Sealer) -> TargetInput:
     """The sealed target of ``request``."""
     return {"sealedTarget": sealer.seal(request.sas_uris)}
 
@@ -304,6 +316,8 @@ class ServerState(TypedDict, total=False):
     pollStreak: list[Any]
     #: The wait before the next poll, when the orchestration continued as new.
     nextDelay: float
+    #: A backup run: the backup resource to read (its id, or the URL of the name asked for).
+    backupRef: str
 
 
 # --- activity inputs ----------------------------------------------------------------------
@@ -335,9 +349,10 @@ class ReadRequest(TypedDict):
 
 
 class ServerRef(TypedDict):
-    """``validate_server``: the server to check."""
+    """``validate_server``: the server to check, for the run's operation."""
 
     id: str
+    operation: NotRequired[str]
 
 
 class Scope(TypedDict):
@@ -448,11 +463,16 @@ class Status(ExportFigures):
 
     kind: Literal["status"]
     retryAfter: float | None
+    #: The resource the operation made (``OperationStatusResult.resourceId``; a backup's real id).
+    resourceId: NotRequired[str | None]
 
 
 def status_answer(status: OperationStatus) -> Status:
     """``status`` as the ``read_status`` answer."""
-    return {"kind": "status", **_figures(status), "retryAfter": status.retry_after}
+    answer = cast(Status, {"kind": "status", **_figures(status), "retryAfter": status.retry_after})
+    if status.resource_id:
+        answer["resourceId"] = status.resource_id
+    return answer
 
 
 def status_as_result(status: Status) -> ResultJson:
@@ -470,11 +490,59 @@ class Running(TypedDict):
 
 class Validated(TypedDict):
     """A dry run's answer for one server: its state, and the containers its export needs
-    (None when the server is not Ready, so not asked)."""
+    (None when the server is not Ready, so not asked, and in a backup run)."""
 
     kind: Literal["validated"]
     state: str | None
     numberOfContainers: int | None
+    #: A backup run's dry run: the on-demand backups the server already has.
+    onDemandBackups: NotRequired[int]
+
+
+# --- on-demand backups (backupsV2) ----------------------------------------------------------
+
+
+class BackupJson(TypedDict):
+    """A backup resource (``ServerBackupV2``) as the row needs it."""
+
+    #: The real resource id (the service may name the backup otherwise than asked).
+    id: str | None
+    name: str | None
+    backupType: str | None
+    completedTime: str | None
+    source: str | None
+    #: As ARM wrote it (the spec's examples write ``Ready``).
+    provisioningState: str | None
+    #: ``provisioningState`` read as an outcome: ``Ready`` is ``Succeeded``.
+    state: str | None
+    error: ErrorJson | None
+
+
+def backup_json(resource: BackupResource) -> BackupJson:
+    """``resource`` as JSON."""
+    return {
+        "id": resource.id,
+        "name": resource.name,
+        "backupType": resource.backup_type,
+        "completedTime": resource.completed_time,
+        "source": resource.source,
+        "provisioningState": resource.provisioning_state,
+        "state": resource.state,
+        "error": _error(resource.error),
+    }
+
+
+class BackupState(TypedDict):
+    """A backup resource read: from the PUT's 200/201, its Location's final answer, or a GET."""
+
+    kind: Literal["backup"]
+    backup: BackupJson
+
+
+class BackupRef(TypedDict):
+    """``read_backup``: one GET of a backup resource, by id or URL."""
+
+    ref: str
 
 
 class ScopeListing(TypedDict):
@@ -495,7 +563,9 @@ class RelayAnswer(TypedDict):
     gone: int
 
 
-SubmitAnswer = Accepted | Completed | Failed | Problem
+SubmitAnswer = Accepted | Completed | Failed | BackupState | Problem
 StatusAnswer = Status | Problem
 ResultAnswer = Running | Completed | Failed | Problem
 ValidateAnswer = Validated | Problem
+#: ``read_backup_result`` (a backup's Location) and ``read_backup`` (its resource).
+BackupAnswer = Running | BackupState | Problem

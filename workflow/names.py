@@ -11,6 +11,7 @@ from typing import Final
 EXPORT_FLEET: Final = "export_fleet"
 EXPORT_SHARD: Final = "export_shard"
 EXPORT_SERVER: Final = "export_server"
+BACKUP_SERVER: Final = "backup_server"
 EXPORT_BATCH: Final = "export_batch"
 EXPORT_TARGET: Final = "export_target"
 SCHEDULED_RUN: Final = "scheduled_run"
@@ -18,14 +19,18 @@ LIST_SCOPE: Final = "list_scope"
 RELAY_CANCEL: Final = "relay_cancel"
 VALIDATE_SERVER: Final = "validate_server"
 SUBMIT_EXPORT: Final = "submit_export"
+SUBMIT_BACKUP: Final = "submit_backup"
 READ_STATUS: Final = "read_status"
 READ_RESULT: Final = "read_result"
+READ_BACKUP_RESULT: Final = "read_backup_result"
+READ_BACKUP: Final = "read_backup"
 
 ORCHESTRATORS: Final = (
     EXPORT_FLEET,
     EXPORT_SHARD,
     EXPORT_BATCH,
     EXPORT_SERVER,
+    BACKUP_SERVER,
     EXPORT_TARGET,
     SCHEDULED_RUN,
 )
@@ -35,6 +40,9 @@ ACTIVITIES: Final = (
     SUBMIT_EXPORT,
     READ_STATUS,
     READ_RESULT,
+    SUBMIT_BACKUP,
+    READ_BACKUP_RESULT,
+    READ_BACKUP,
     RELAY_CANCEL,
 )
 

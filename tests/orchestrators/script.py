@@ -73,10 +73,16 @@ def retry_settings(breaker_sample: int = 5) -> RetrySettings:
 
 
 def run_settings(
-    *, dry_run: bool = False, sas_count: int = 2, homing: bool = True, deadline_minutes: int = 1440
+    *,
+    dry_run: bool = False,
+    sas_count: int = 2,
+    homing: bool = True,
+    deadline_minutes: int = 1440,
+    operation: str = "export",
 ) -> RunSettings:
     return {
         "runId": RUN_ID,
+        "operation": operation,
         "backupFormat": None,
         "sasCount": sas_count,
         "deadlineMinutes": deadline_minutes,
@@ -146,6 +152,7 @@ def fleet_job(
         "maxConcurrency": max_concurrency,
         "deadlineMinutes": 1440,
         "dryRun": dry_run,
+        "operation": "export",
     }
     return {
         "runId": RUN_ID,

@@ -117,7 +117,7 @@ def test_a_dry_run_validates_each_server_and_writes_its_row() -> None:
     rows, run = shard(job, run)
     assert run.called(kind="suborchestration") == []
     assert [c.input for c in run.called(names.VALIDATE_SERVER)] == [
-        {"id": s["id"]} for s in servers
+        {"id": s["id"], "operation": "export"} for s in servers
     ]
     assert max(sum(1 for c in e.open if c.kind == "activity") for e in run.episodes) == 2
     got = by_name(rows)

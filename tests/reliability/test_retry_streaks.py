@@ -20,6 +20,7 @@ SERVER = (
 JOB = {
     "run": {
         "runId": "exp-scripted",
+        "operation": "export",
         "backupFormat": None,
         "sasCount": 1,
         "deadlineMinutes": 1440,
