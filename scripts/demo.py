@@ -8,9 +8,12 @@ in seconds. The demo talks to the app only over its HTTP API, as a script or a L
 2. the export: POST /api/exports, live progress from GET /api/exports/{id}, then the report
    from the status URL (202 while running, 200 with the run report);
 3. the same request while the service refuses exports ("paused"): the circuit breaker reports
-   ARM's own error after the first few submissions instead of sending one per server.
+   ARM's own error after the first few submissions instead of sending one per server;
+4. an on-demand backup (backupsV2, generally available) of the same fleet: the same request with
+   ``"operation": "backup"`` and no target, through the same machinery.
 
-The final report is written to reports/demo-report.json.
+The export's report (run 2) is written to reports/demo-report.json, the backup's (run 4) to
+reports/demo-backup-report.json.
 """
 
 from __future__ import annotations
@@ -119,6 +122,32 @@ def run(
     return answer["output"]  # type: ignore[no-any-return]
 
 
+def backup_table(report: dict[str, Any], title: str) -> Table:
+    """One row per server: its on-demand backup (name, completed) or ARM's own error code."""
+    table = Table(title=title)
+    for column in ("server", "status", "backup", "completed", "ARM error"):
+        table.add_column(column, no_wrap=True)
+    for row in report["servers"]:
+        backup = row.get("backup") or {}
+        error = row.get("error") or {}
+        table.add_row(
+            row["id"].rsplit("/", 1)[1],
+            f"[{STYLE.get(row['status'], 'white')}]{row['status']}[/]",
+            backup.get("name") or "",
+            (backup.get("completedTime") or "")[:19],
+            error.get("code", ""),
+        )
+    return table
+
+
+def write_report(report: dict[str, Any], name: str, console: Console) -> None:
+    """Write ``report`` to reports/``name`` and say where."""
+    out = ROOT / "reports" / name
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    console.print(f"report of run {report['runId']} written to {out.relative_to(ROOT)}")
+
+
 def report_table(report: dict[str, Any], title: str) -> Table:
     """One row per server: what happened and, when it failed, ARM's own error code."""
     table = Table(title=title)
@@ -171,6 +200,7 @@ def main() -> int:
             report = run(session, host, clock, request_body(), console)
             console.print(report_table(report, f"Run {report['runId']}"))
             console.print("summary:", report["summary"])
+            write_report(report, "demo-report.json", console)
 
             console.rule("3. The same request while the service refuses exports")
             emu.set_paused(
@@ -183,10 +213,14 @@ def main() -> int:
                 f"{breaker.get('probed')} submissions; summary {paused['summary']}"
             )
 
-            out = ROOT / "reports" / "demo-report.json"
-            out.parent.mkdir(exist_ok=True)
-            out.write_text(json.dumps(report, indent=2))
-            console.print(f"report written to {out.relative_to(ROOT)}")
+            console.rule("4. On-demand backups of the same fleet (backupsV2, generally available)")
+            emu.set_paused(None)
+            body = request_body(operation="backup")
+            del body["target"]
+            backups = run(session, host, clock, body, console)
+            console.print(backup_table(backups, f"Run {backups['runId']} (operation: backup)"))
+            console.print("summary:", backups["summary"])
+            write_report(backups, "demo-backup-report.json", console)
             console.print(f"ARM requests answered by the emulator: {emu.counters().requests}")
     return 0
 
