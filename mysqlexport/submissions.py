@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from mysqlexport.armspec import BACKUP, EXPORT
 from mysqlexport.redaction import redact_text
 
 #: The row's note code when the service refused a submission in a way the app does not know,
@@ -113,29 +114,42 @@ def record_unanswered(
     }
 
 
+def _work(operation: str, backup_name: str) -> str:
+    """What one submission makes, in a note: an export, or an on-demand backup."""
+    if operation == BACKUP:
+        return f"an on-demand backup '{backup_name}'"
+    return f"an export of backup '{backup_name}'"
+
+
 def unanswered_note(
-    record: Mapping[str, Any], accepted_attempt: int, request_id: str | None, backup_name: str
+    record: Mapping[str, Any],
+    accepted_attempt: int,
+    request_id: str | None,
+    backup_name: str,
+    operation: str = EXPORT,
 ) -> dict[str, Any]:
-    """The note of a row that follows the export accepted by ``accepted_attempt``."""
+    """The note of a row that follows the operation accepted by ``accepted_attempt``."""
     which = f" (x-ms-request-id {request_id})" if request_id else ""
     return {
         "code": UNANSWERED,
         "message": (
-            f"{_earlier(record)} may have been accepted as well, so another export of backup "
-            f"'{backup_name}' may have run (ARM does not promise to refuse a repeated backup "
-            f"name); this row follows the export accepted by submission {accepted_attempt}"
-            f"{which}"
+            f"{_earlier(record)} may have been accepted as well, so another of "
+            f"{_work(operation, backup_name)} may have run (ARM does not promise to refuse a "
+            f"repeated backup name); this row follows the one accepted by submission "
+            f"{accepted_attempt}{which}"
         ),
     }
 
 
-def unanswered_only_note(record: Mapping[str, Any], backup_name: str) -> dict[str, Any]:
-    """The note of a row that ends without an accepted export (given up, timed out)."""
+def unanswered_only_note(
+    record: Mapping[str, Any], backup_name: str, operation: str = EXPORT
+) -> dict[str, Any]:
+    """The note of a row that ends without an accepted operation (given up, timed out)."""
     return {
         "code": UNANSWERED,
         "message": (
-            f"{_earlier(record)} may have been accepted, so an export of backup "
-            f"'{backup_name}' may be running or done although this row reports none"
+            f"{_earlier(record)} may have been accepted, so {_work(operation, backup_name)} "
+            "may be running or done although this row reports none"
         ),
     }
 
@@ -145,6 +159,7 @@ def outcome_unknown(
     attempt: int,
     record: Mapping[str, Any] | None,
     backup_name: str,
+    operation: str = EXPORT,
 ) -> dict[str, Any]:
     """The row's note for an unknown refusal (the row's error stays the refusal, ARM's own code):
     what the refusal leaves open."""
@@ -161,10 +176,16 @@ def outcome_unknown(
         )
     message = (
         f"the service refused submission {attempt} with HTTP {refusal.get('status')} "
-        f"{refusal.get('code')} - {earlier}; whether an export of backup '{backup_name}' is "
-        "running or done is unknown: check the target storage before exporting this server again"
+        f"{refusal.get('code')} - {earlier}; whether {_work(operation, backup_name)} is "
+        f"running or done is unknown: {_check(operation)}"
     )
     return {"code": OUTCOME_UNKNOWN, "message": redact_text(message)[:2000]}
+
+
+def _check(operation: str) -> str:
+    if operation == BACKUP:
+        return "list the server's backups before backing it up again"
+    return "check the target storage before exporting this server again"
 
 
 def _status(error: Mapping[str, Any]) -> int | None:

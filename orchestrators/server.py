@@ -206,6 +206,7 @@ class ServerRun:
                         self.state.get("attempts", 0),
                         self.state.get("unanswered"),
                         self.entry["backupName"],
+                        self.job["run"]["operation"],
                     )
                 )
             self.state["outcomeKnown"] = True
@@ -327,13 +328,14 @@ class ServerRun:
         record = self.state.get("unanswered")
         if not record:
             return []
-        name = self.entry["backupName"]
-        if self.state["phase"] == "poll":  # an export was accepted later: the row follows it
-            attempt, request_id = self.state["attempts"], self.state["operation"]["requestId"]
-            return [submissions.unanswered_note(record, attempt, request_id, name)]
+        name, operation = self.entry["backupName"], self.job["run"]["operation"]
+        if self.state["phase"] == "poll":  # accepted later: the row follows that one
+            attempt = self.state["attempts"]
+            request_id = self.state.get("operation", {}).get("requestId")
+            return [submissions.unanswered_note(record, attempt, request_id, name, operation)]
         if self.state.get("outcomeKnown"):  # a result, or a refusal (whose note says so)
             return []
-        return [submissions.unanswered_only_note(record, name)]
+        return [submissions.unanswered_only_note(record, name, operation)]
 
     def _continue_as_new(self) -> Continued:
         server = {k: v for k, v in self.entry.items() if k != "firstOutcome"}
