@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from mysqlexport import lro
 from mysqlexport.ids import ServerId
@@ -70,7 +70,7 @@ class ErrorDetail:
 
 @dataclass(frozen=True)
 class AcceptedOperation:
-    """An export ARM accepted (202): where to poll and when."""
+    """An export or on-demand backup ARM accepted (202): where to poll and when."""
 
     location_url: str | None
     async_operation_url: str | None
@@ -86,8 +86,27 @@ class AcceptedOperation:
         return url
 
 
+class Outcome:
+    """``is_terminal`` and ``succeeded`` of a value that states an outcome (``outcome``)."""
+
+    @property
+    def outcome(self) -> str | None:
+        """The state the value reports (overridden)."""
+        raise NotImplementedError
+
+    @property
+    def is_terminal(self) -> bool:
+        """Succeeded, Failed or Canceled."""
+        return lro.is_terminal(self.outcome)
+
+    @property
+    def succeeded(self) -> bool:
+        """True when it ended Succeeded."""
+        return lro.is_succeeded(self.outcome)
+
+
 @dataclass(frozen=True)
-class ExportFigures:
+class ExportFigures(Outcome):
     """What both an operation's status and its final result say about the export."""
 
     status: str
@@ -99,14 +118,9 @@ class ExportFigures:
     data_transferred_bytes: int | None = None
 
     @property
-    def is_terminal(self) -> bool:
-        """Succeeded, Failed or Canceled."""
-        return lro.is_terminal(self.status)
-
-    @property
-    def succeeded(self) -> bool:
-        """True when the export ended Succeeded."""
-        return lro.is_succeeded(self.status)
+    def outcome(self) -> str | None:
+        """The export's ``status``."""
+        return self.status
 
     @staticmethod
     def read(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -129,11 +143,18 @@ class OperationStatus(ExportFigures):
     """One read of the operation's status resource (Azure-AsyncOperation URL)."""
 
     retry_after: float | None = None
+    #: ``OperationStatusResult.resourceId`` (common-types v5): the resource the operation acts
+    #: on, e.g. an on-demand backup's real id, whose name may differ from the one asked for.
+    resource_id: str | None = None
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any], retry_after: float | None) -> OperationStatus:
         """Read an ARM operation status (or BackupAndExportResponse) body."""
-        return cls(**ExportFigures.read(body), retry_after=retry_after)
+        return cls(
+            **ExportFigures.read(body),
+            retry_after=retry_after,
+            resource_id=_opt_str(body.get("resourceId")),
+        )
 
 
 @dataclass(frozen=True)
@@ -159,9 +180,101 @@ class ExportResult(ExportFigures):
 
 @dataclass(frozen=True)
 class StillRunning:
-    """The Location URL answered 202: the export has not finished."""
+    """The Location URL answered 202: the export (or on-demand backup) has not finished."""
 
     retry_after: float | None = None
+    #: ``percentComplete`` when the 202 carried a status body (an on-demand backup's may).
+    percent_complete: float | None = None
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any], retry_after: float | None) -> StillRunning:
+        """Read what a still-running answer's body says (nothing is required)."""
+        return cls(retry_after, _opt_float(body.get("percentComplete")))
+
+
+#: ``provisioningState`` values read as "Succeeded": both backupsV2 examples of api-version
+#: 2024-12-30 (LongRunningBackup.json, LongRunningBackupsListByServer.json) show a finished
+#: backup as "Ready", which the ``ProvisioningState`` enum does not list
+#: (shared/reference/specs/LongRunningBackup.2024-12-30.json).
+SUCCEEDED_ALIASES: Final = frozenset({"ready"})
+
+
+@dataclass(frozen=True)
+class BackupResource(Outcome):
+    """A backupsV2 resource (``ServerBackupV2``), or the final body of its Location URL.
+
+    Read liberally, as the spec and its examples disagree: a body without ``properties``, and an
+    ``OperationStatusResult`` in place of the resource (``id`` is then its ``resourceId`` and the
+    outcome its ``status``), are both understood.
+    """
+
+    #: The real ARM resource id (its name may differ from the one the PUT asked for).
+    id: str | None
+    name: str | None
+    backup_type: str | None  # properties.backupType
+    completed_time: str | None  # properties.completedTime
+    source: str | None  # properties.source
+    #: As ARM wrote it ("Ready" kept as written; ``state`` normalises it).
+    provisioning_state: str | None
+    #: ARM's error, when the body carries one (a failed backup's Location or status body).
+    error: ErrorDetail | None = None
+    #: The outcome when there is no ``provisioningState``: the body's operation ``status``, else
+    #: what ARM's rules give the answer it came in (``from_body``'s ``default_status``).
+    status: str | None = None
+    #: The server's advice on when to read again (the 201 of a PUT carries one).
+    retry_after: float | None = None
+    #: ``x-ms-request-id`` of the answer it came in.
+    request_id: str | None = None
+
+    @property
+    def state(self) -> str | None:
+        """The provisioning state (else ``status``), "Ready" read as "Succeeded"."""
+        state = self.provisioning_state or self.status
+        if state is not None and state.lower() in SUCCEEDED_ALIASES:
+            return "Succeeded"
+        return state
+
+    @property
+    def outcome(self) -> str | None:
+        """``state``: what ``is_terminal`` and ``succeeded`` judge."""
+        return self.state
+
+    @classmethod
+    def from_body(
+        cls,
+        body: Mapping[str, Any],
+        *,
+        default_status: str | None = None,
+        retry_after: float | None = None,
+        request_id: str | None = None,
+    ) -> BackupResource:
+        """Read a ``ServerBackupV2`` (or an ``OperationStatusResult`` standing for one).
+
+        ``default_status`` is the outcome when the body states none: ARM reads a 200 without a
+        ``provisioningState`` as Succeeded, a 201 without one as still running (azure-mgmt-core
+        1.6.0, ``azure/mgmt/core/polling/arm_polling.py`` ``BodyContentPolling``:
+        ``return status or "Succeeded"`` for a 200, ``status or "InProgress"`` for a 201).
+        """
+        operation = "properties" not in body and isinstance(body.get("status"), str)
+        resource_id = _opt_str(body.get("resourceId"))
+        if resource_id is None and not operation:
+            resource_id = _opt_str(body.get("id"))
+        name = None if operation else _opt_str(body.get("name"))
+        if name is None and resource_id:
+            name = resource_id.rstrip("/").rsplit("/", 1)[-1]
+        props = _properties(body)
+        return cls(
+            id=resource_id,
+            name=name,
+            backup_type=_opt_str(props.get("backupType")),
+            completed_time=_opt_str(props.get("completedTime")),
+            source=_opt_str(props.get("source")),
+            provisioning_state=_opt_str(props.get("provisioningState")),
+            error=ErrorDetail.from_body(body.get("error")),
+            status=_opt_str(body.get("status")) or default_status,
+            retry_after=retry_after,
+            request_id=request_id,
+        )
 
 
 @dataclass(frozen=True)
