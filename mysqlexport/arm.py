@@ -1,4 +1,5 @@
-"""A small, strict ARM client for backupAndExport and the calls around it.
+"""A small, strict ARM client for backupAndExport, on-demand backups (backupsV2) and the calls
+around them.
 
 It speaks HTTP with ``requests`` and gets tokens from an azure-identity credential. It keeps three
 promises the rest of the app relies on:
@@ -6,9 +7,9 @@ promises the rest of the app relies on:
 * the bearer token is sent only to the configured ARM endpoint (same scheme, host and port); a
   polling or paging URL anywhere else is refused before any byte is sent;
 * SAS URIs travel only in the POST body, never in a log line, exception or ``repr``;
-* a POST is never re-sent here (the workflow decides, because a lost answer may mean an export
-  did start); GETs are retried a few times, immediately, on transient failures without a
-  ``Retry-After`` (waiting is the workflow's job: activities must not sleep).
+* a POST or PUT is never re-sent here (the workflow decides, because a lost answer may mean an
+  export or backup did start); GETs are retried a few times, immediately, on transient failures
+  without a ``Retry-After`` (waiting is the workflow's job: activities must not sleep).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from mysqlexport.ids import (
 )
 from mysqlexport.models import (
     AcceptedOperation,
+    BackupResource,
     ExportResult,
     OperationStatus,
     ServerInfo,
@@ -87,6 +89,31 @@ GET_OPERATION_STATUS: Final = ArmOperation(
 GET_OPERATION_RESULT: Final = ArmOperation(
     "getOperationResult", "GET", f"{PROVIDER}/locations/operationResults/read"
 )
+# On-demand backups (backupsV2). The actions are spelled as Microsoft's list of resource provider
+# operations spells them, with a lower-case "v" (MicrosoftDocs/azure-docs, articles/
+# role-based-access-control/permissions/databases.md, Microsoft.DBforMySQL:
+# "Microsoft.DBforMySQL/flexibleServers/backupsv2/write", ".../backupsv2/read"; RBAC compares
+# actions case-insensitively). A PUT is a write, a GET a read (Azure/azure-resource-manager-rpc
+# v1.0/proxy-api-reference.md, the operation ``name``: "If it is a PUT/PATCH on a collection or
+# named value, Write should be used. If it is a GET, Read should be used.").
+CREATE_BACKUP: Final = ArmOperation(
+    "createBackup", "PUT", f"{PROVIDER}/{RESOURCE_TYPE}/backupsv2/write"
+)
+GET_BACKUP: Final = ArmOperation("getBackup", "GET", f"{PROVIDER}/{RESOURCE_TYPE}/backupsv2/read")
+LIST_BACKUPS: Final = ArmOperation(
+    "listBackups", "GET", f"{PROVIDER}/{RESOURCE_TYPE}/backupsv2/read"
+)
+# A backup's Location URL is the same location-scoped operationStatus resource as an export's
+# (the create example: ".../locations/eastus/operationStatus/{id}"), read as GET_OPERATION_RESULT
+# reads it; its Azure-AsyncOperation URL is read with get_status, as an export's.
+# Microsoft's list names no ".../locations/operationStatus/read" action; and Microsoft documents
+# that tracking an asynchronous operation needs the role at the resource group (or wider), "because
+# the URL for tracking status isn't scoped to the resource" (Learn, "Track asynchronous Azure
+# operations", section "Permissions for tracking async status"; MicrosoftDocs/azure-docs
+# articles/azure-resource-manager/management/async-operations.md, since PR #262414, 2024-01-04).
+GET_BACKUP_RESULT: Final = ArmOperation(
+    "getBackupResult", "GET", f"{PROVIDER}/locations/operationResults/read"
+)
 OPERATIONS: Final = (
     SUBMIT_EXPORT,
     VALIDATE_BACKUP,
@@ -94,6 +121,10 @@ OPERATIONS: Final = (
     LIST_SERVERS,
     GET_OPERATION_STATUS,
     GET_OPERATION_RESULT,
+    CREATE_BACKUP,
+    GET_BACKUP,
+    LIST_BACKUPS,
+    GET_BACKUP_RESULT,
 )
 
 
@@ -164,7 +195,8 @@ def _utcnow() -> datetime:
 
 
 class ArmClient:
-    """Calls ARM for one app: submit, validate, poll, list and read servers."""
+    """Calls ARM for one app: submit and poll exports, create, poll, read and list on-demand
+    backups, validate, list and read servers."""
 
     def __init__(
         self,
@@ -227,33 +259,11 @@ class ArmClient:
         }
         url = self._action_url(server, "backupAndExport")
         response = self._send("POST", url, json_body=body, retries=0)
-        request_id = response.headers.get("x-ms-request-id")
         if response.status_code == 202:
-            urls = lro.polling_urls(response.headers)
-            if not urls:
-                raise BadArmResponse(
-                    "backupAndExport answered 202 without a Location or Azure-AsyncOperation "
-                    "header",
-                    status=202,
-                    request_id=request_id,
-                    transient=False,
-                )
-            location = urls.get("location")
-            async_op = urls.get("azure-asyncoperation")
-            return AcceptedOperation(
-                location_url=urljoin(url, location) if location else None,
-                async_operation_url=urljoin(url, async_op) if async_op else None,
-                retry_after=self._retry_after(response),
-                request_id=request_id,
-            )
+            return self._accepted(response, url, "backupAndExport")
         if response.status_code == 200:
             return self._final_result(response, server)
-        raise BadArmResponse(
-            f"backupAndExport answered HTTP {response.status_code}; expected 200 or 202",
-            status=response.status_code,
-            request_id=request_id,
-            transient=False,
-        )
+        raise self._unexpected(response, "backupAndExport", "200 or 202")
 
     def validate_backup(self, server: ServerId) -> int:
         """POST validateBackup; the number of storage containers the export needs."""
@@ -262,26 +272,18 @@ class ArmClient:
         props = body.get("properties")
         count = props.get("numberOfContainers") if isinstance(props, Mapping) else None
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            raise BadArmResponse(
-                "validateBackup answered without properties.numberOfContainers",
-                status=response.status_code,
-                request_id=response.headers.get("x-ms-request-id"),
-            )
+            raise _bad(response, "validateBackup answered without properties.numberOfContainers")
         return count
 
     def get_status(self, url: str) -> OperationStatus:
         """GET the operation status resource (the Azure-AsyncOperation URL)."""
-        response = self._send("GET", url, retries=self._settings.get_retries)
+        response = self._read(url)
         retry_after = self._retry_after(response)
         if response.status_code == 202 and not response.content:
             return OperationStatus(status="InProgress", retry_after=retry_after)
         body = self._json(response)
         if not isinstance(body.get("status"), str):
-            raise BadArmResponse(
-                "the operation status has no 'status'",
-                status=response.status_code,
-                request_id=response.headers.get("x-ms-request-id"),
-            )
+            raise _bad(response, "the operation status has no 'status'")
         return OperationStatus.from_body(body, retry_after)
 
     def get_result(self, location_url: str) -> StillRunning | ExportResult:
@@ -289,7 +291,7 @@ class ArmClient:
 
         A final result whose status is Failed or Canceled raises ``ExportFailed``.
         """
-        response = self._send("GET", location_url, retries=self._settings.get_retries)
+        response = self._read(location_url)
         if response.status_code == 202:
             return StillRunning(self._retry_after(response))
         body = self._json(response)
@@ -306,37 +308,74 @@ class ArmClient:
         scope = f"/subscriptions/{sub}"
         if resource_group is not None:
             scope += f"/resourceGroups/{validate_resource_group(resource_group)}"
-        url: str | None = (
-            f"{self._settings.arm_endpoint}{scope}/providers/{PROVIDER}/{RESOURCE_TYPE}"
-            f"?api-version={self._settings.api_version}"
-        )
-        seen: set[str] = set()
-        while url is not None:
-            if url in seen or len(seen) >= MAX_PAGES:
-                raise BadArmResponse(f"server list paging does not end (at {redact_url(url)})")
-            seen.add(url)
-            response = self._send("GET", url, retries=self._settings.get_retries)
-            body = self._json(response)
-            values = body.get("value")
-            if not isinstance(values, list):
-                raise BadArmResponse(
-                    "the server list has no 'value' array",
-                    status=response.status_code,
-                    request_id=response.headers.get("x-ms-request-id"),
-                )
-            for item in values:
-                yield self._server_info(item, response)
-            next_link = body.get("nextLink")
-            url = urljoin(url, next_link) if isinstance(next_link, str) and next_link else None
+        url = self._arm_url(f"{scope}/providers/{PROVIDER}/{RESOURCE_TYPE}")
+        for item, response in self._paged(url, "server list"):
+            yield self._server_info(item, response)
 
     def get_server(self, server: ServerId) -> ServerInfo:
         """GET one server (state, tags, location)."""
-        url = (
-            f"{self._settings.arm_endpoint}{server.resource_id}"
-            f"?api-version={self._settings.api_version}"
-        )
-        response = self._send("GET", url, retries=self._settings.get_retries)
+        response = self._read(self._arm_url(server.resource_id))
         return self._server_info(self._json(response), response)
+
+    # ------------------------------------------------------------------ on-demand backups
+
+    def create_backup(
+        self, server: ServerId, backup_name: str
+    ) -> AcceptedOperation | BackupResource:
+        """PUT ``backupsV2/{backup_name}`` once, with no body (the spec's example sends none).
+
+        202: the accepted operation (its URLs exactly as given, another api-version included).
+        200 or 201: the backup as the answer shows it; a 201 may say "Creating" (read it with
+        ``get_backup`` until it is terminal; its ``retry_after`` says when). A failed backup is a
+        value here, not an exception: its ``state`` is Failed and ``error`` ARM's, when given.
+        """
+        url = self._arm_url(self.backup_id(server, backup_name))
+        response = self._send("PUT", url, retries=0)
+        if response.status_code == 202:
+            return self._accepted(response, url, "backupsV2")
+        if response.status_code in (200, 201):
+            # a 201 without a provisioningState is still running, a 200 without one is done
+            return self._backup(response, "Succeeded" if response.status_code == 200 else None)
+        raise self._unexpected(response, "backupsV2", "200, 201 or 202")
+
+    def backup_id(self, server: ServerId, backup_name: str) -> str:
+        """The resource id of ``backup_name`` on ``server`` (what to GET when no other id is
+        known; the service may name the backup otherwise, see ``BackupResource.id``)."""
+        return f"{server.resource_id}/backupsV2/{_backup_name(backup_name)}"
+
+    def get_backup(self, ref: str) -> BackupResource:
+        """GET one backup: ``ref`` is a backup resource id (``/subscriptions/...``) or a full URL
+        on the ARM endpoint (used as given)."""
+        url = ref if "://" in ref else self._arm_url(_backup_path(ref))
+        return self._backup(self._read(url), "Succeeded")
+
+    def list_backups(self, server: ServerId) -> list[BackupResource]:
+        """Every backup of the server (automatic ones included), following nextLink to the last
+        page. A backup accepted with a 202 may not be listed until it ends (ARM RPC)."""
+        url = self._arm_url(f"{server.resource_id}/backupsV2")
+        return [
+            self._backup_item(item, response) for item, response in self._paged(url, "backup list")
+        ]
+
+    def get_backup_result(self, location_url: str) -> StillRunning | BackupResource:
+        """One read of a backup's Location URL: ``StillRunning`` while it answers 202 (or 200
+        with a state that is not terminal), else the ended backup.
+
+        The outcome is the body's ``provisioningState``, else its ``status``; a 200 or 204 that
+        states neither has succeeded (ARM RPC: a Location URL answers the finished operation as
+        the PUT would have). ``error`` is ARM's; the id is ``resourceId`` when the body is an
+        ``OperationStatusResult``. A ``BackupResource`` returned here is always terminal.
+        """
+        response = self._read(location_url)
+        retry_after = self._retry_after(response)
+        if response.status_code not in (200, 202, 204):
+            raise self._unexpected(response, "the backup's Location URL", "200, 202 or 204")
+        body = self._json(response) if response.content else {}
+        running = StillRunning.from_body(body, retry_after)
+        if response.status_code == 202:
+            return running
+        backup = self._backup(response, "Succeeded", body)
+        return backup if backup.is_terminal else running
 
     # ------------------------------------------------------------------ plumbing
 
@@ -347,11 +386,61 @@ class ArmClient:
         except ValueError:
             return False
 
+    def _arm_url(self, path: str) -> str:
+        """``path`` (a resource id, or one with a child) on the ARM endpoint, at our api-version."""
+        return f"{self._settings.arm_endpoint}{path}?api-version={self._settings.api_version}"
+
     def _action_url(self, server: ServerId, action: str) -> str:
-        return (
-            f"{self._settings.arm_endpoint}{server.resource_id}/{action}"
-            f"?api-version={self._settings.api_version}"
+        return self._arm_url(f"{server.resource_id}/{action}")
+
+    def _read(self, url: str) -> requests.Response:
+        """GET ``url``, retried as GETs are (see ``_send``)."""
+        return self._send("GET", url, retries=self._settings.get_retries)
+
+    def _accepted(self, response: requests.Response, url: str, what: str) -> AcceptedOperation:
+        """A 202's polling URLs (relative ones resolved against ``url``) and Retry-After."""
+        urls = lro.polling_urls(response.headers)
+        if not urls:
+            raise _bad(
+                response,
+                f"{what} answered 202 without a Location or Azure-AsyncOperation header",
+                transient=False,
+            )
+        location = urls.get("location")
+        async_op = urls.get("azure-asyncoperation")
+        return AcceptedOperation(
+            location_url=urljoin(url, location) if location else None,
+            async_operation_url=urljoin(url, async_op) if async_op else None,
+            retry_after=self._retry_after(response),
+            request_id=response.headers.get("x-ms-request-id"),
         )
+
+    @staticmethod
+    def _unexpected(response: requests.Response, what: str, expected: str) -> BadArmResponse:
+        return _bad(
+            response,
+            f"{what} answered HTTP {response.status_code}; expected {expected}",
+            transient=False,
+        )
+
+    def _paged(self, url: str, what: str) -> Iterator[tuple[object, requests.Response]]:
+        """Each item of a paged list with the answer it came in, following nextLink (relative
+        ones resolved; ``_send`` refuses one off the ARM endpoint) to the last page."""
+        next_url: str | None = url
+        seen: set[str] = set()
+        while next_url is not None:
+            if next_url in seen or len(seen) >= MAX_PAGES:
+                raise BadArmResponse(f"{what} paging does not end (at {redact_url(next_url)})")
+            seen.add(next_url)
+            response = self._read(next_url)
+            body = self._json(response)
+            values = body.get("value")
+            if not isinstance(values, list):
+                raise _bad(response, f"the {what} has no 'value' array")
+            for item in values:
+                yield item, response
+            link = body.get("nextLink")
+            next_url = urljoin(next_url, link) if isinstance(link, str) and link else None
 
     def _token(self) -> str:
         try:
@@ -502,6 +591,31 @@ class ArmClient:
             )
         return result
 
+    def _backup(
+        self,
+        response: requests.Response,
+        default_status: str | None,
+        body: Mapping[str, Any] | None = None,
+    ) -> BackupResource:
+        """The backup an answer carries (``body`` when already read; an empty body states
+        nothing, so ``default_status`` decides)."""
+        if body is None:
+            body = self._json(response) if response.content else {}
+        return BackupResource.from_body(
+            body,
+            default_status=default_status,
+            retry_after=self._retry_after(response),
+            request_id=response.headers.get("x-ms-request-id"),
+        )
+
+    @staticmethod
+    def _backup_item(item: object, response: requests.Response) -> BackupResource:
+        if not isinstance(item, Mapping):
+            raise _bad(response, "a backup in ARM's list is not an object")
+        return BackupResource.from_body(
+            item, default_status="Succeeded", request_id=response.headers.get("x-ms-request-id")
+        )
+
     @staticmethod
     def _server_info(item: object, response: requests.Response) -> ServerInfo:
         if not isinstance(item, Mapping):
@@ -518,3 +632,35 @@ class ArmClient:
 
 def _reveal(uri: str) -> str:
     return uri.reveal() if isinstance(uri, SecretUri) else str(uri)
+
+
+def _bad(
+    response: requests.Response, message: str, *, transient: bool | None = None
+) -> BadArmResponse:
+    """``BadArmResponse`` for an answer that breaks the contract, with its status and request id."""
+    return BadArmResponse(
+        message,
+        status=response.status_code,
+        request_id=response.headers.get("x-ms-request-id"),
+        transient=transient,
+    )
+
+
+def _backup_name(name: str, field: str = "backupName") -> str:
+    """A backupsV2 name, checked before it goes into a URL path: the API's pattern (``ids``),
+    and not a dot segment ("." or "..", which the pattern allows and a URL resolves away)."""
+    validate_backup_name(name, field, backup=True)
+    if set(name) == {"."}:
+        raise InvalidRequest({field: f"{name!r} is not a valid backup name (not only dots)"})
+    return name
+
+
+def _backup_path(ref: str, field: str = "backup") -> str:
+    """The canonical path of a backup resource id: a ``ServerId``, then ``backupsV2/{name}``."""
+    parts = ref.strip("/").split("/")
+    if len(parts) != 10 or parts[8].lower() != "backupsv2":
+        raise InvalidRequest(
+            {field: f"{ref!r} is not a backup resource id (<server id>/backupsV2/<backupName>)"}
+        )
+    server = ServerId.parse("/" + "/".join(parts[:8]), field)
+    return f"{server.resource_id}/backupsV2/{_backup_name(parts[9], field)}"
