@@ -107,9 +107,9 @@ LIST_BACKUPS: Final = ArmOperation(
 # (the create example: ".../locations/eastus/operationStatus/{id}"), read as GET_OPERATION_RESULT
 # reads it; its Azure-AsyncOperation URL is read with get_status, as an export's.
 # Microsoft's list names no ".../locations/operationStatus/read" action; and Microsoft documents
-# that tracking an asynchronous operation needs the role at the resource group (or wider), "because
-# the URL for tracking status isn't scoped to the resource" (Learn, "Track asynchronous Azure
-# operations", section "Permissions for tracking async status"; MicrosoftDocs/azure-docs
+# that tracking an asynchronous operation needs the role at the resource group (or wider), as the
+# tracking URL is not scoped to the resource (Learn, "Track asynchronous Azure operations",
+# section "Permissions for tracking async status"; MicrosoftDocs/azure-docs
 # articles/azure-resource-manager/management/async-operations.md, since PR #262414, 2024-01-04).
 GET_BACKUP_RESULT: Final = ArmOperation(
     "getBackupResult", "GET", f"{PROVIDER}/locations/operationResults/read"
