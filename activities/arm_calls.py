@@ -31,6 +31,7 @@ from workflow.contracts import (
     Problem,
     ReadRequest,
     ResultAnswer,
+    Running,
     Scope,
     ScopeListing,
     ServerRef,
@@ -226,5 +227,8 @@ def _backup_answer(read: Callable[[], StillRunning | BackupResource]) -> BackupA
     except ExportError as err:
         return problem(err)
     if isinstance(outcome, StillRunning):
-        return {"kind": "running", "retryAfter": outcome.retry_after}
+        running: Running = {"kind": "running", "retryAfter": outcome.retry_after}
+        if outcome.percent_complete is not None:
+            running["percentComplete"] = outcome.percent_complete
+        return running
     return {"kind": "backup", "backup": backup_json(outcome)}

@@ -70,9 +70,12 @@ def validate_backup_name(value: str, field: str = "backupName", *, backup: bool 
     """Check a backup name against the API's pattern: backupAndExport's (lower-case letters,
     digits, inner '-'), or with ``backup`` backupsV2's (letters, digits, '-', '_', '.')."""
     pattern = BACKUPS_V2_NAME_PATTERN if backup else BACKUP_NAME_PATTERN
-    if not isinstance(value, str) or not pattern.fullmatch(value):
+    # A name of dots alone fits backupsV2's pattern, but as a path segment it addresses
+    # another resource ("backupsV2/.." is the server itself once a URL is normalised).
+    dots_only = isinstance(value, str) and set(value) == {"."}
+    if not isinstance(value, str) or not pattern.fullmatch(value) or dots_only:
         allowed = (
-            "ASCII letters, digits, '-', '_' and '.'"
+            "ASCII letters, digits, '-', '_' and '.', not dots alone"
             if backup
             else "lower-case letters, digits and '-', starting and ending with a letter or digit"
         )

@@ -25,6 +25,9 @@ PER_RESOURCE_CODES: Final = frozenset(
         "BackupAlreadyRunningForServer",
         "InsufficientStorageContainers",
         "Conflict",
+        # a server that has used up its own on-demand backups (the emulator's name for it;
+        # Microsoft's docs give a limit of 50 per server, the spec no code)
+        "OnDemandBackupLimitExceeded",
     }
 )
 

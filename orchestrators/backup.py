@@ -70,7 +70,9 @@ class ServerBackup(ServerRun):
             return self._row(report.FAILED, error=unexpected_answer(outcome["kind"]))
         now = iso(self.context.current_utc_datetime)
         self.state["phase"], self.state["submittedAt"], self.state["startTime"] = "poll", now, now
-        self._take(outcome["backup"])
+        if not self._take(outcome["backup"]):  # 201 Creating: read it after its Retry-After
+            advised = outcome["backup"]["retryAfter"]
+            self.state["nextDelay"] = lro.next_poll_delay(advised, None, None, self.polling)
         return None
 
     def _ref(self) -> str:
@@ -101,9 +103,12 @@ class ServerBackup(ServerRun):
         )
         if ended:
             return None
+        if answer.get("percentComplete") is not None:  # a Location 202's status body
+            self.state["percent"] = answer["percentComplete"]
+        advised = answer["backup"]["retryAfter"] if answer["kind"] == "backup" else None
         elapsed = (polled_at - parse(self.state["submittedAt"])).total_seconds()
         return lro.next_poll_delay(
-            answer.get("retryAfter"),
+            answer.get("retryAfter", advised),
             self.state.get("percent"),
             max(0.0, elapsed),
             self.polling,

@@ -272,7 +272,8 @@ class ServerRun:
             report.TIMED_OUT,
             error={
                 "code": "DeadlineExceeded",
-                "message": f"the export was still running at the deadline ({iso(self.deadline)})",
+                "message": f"the {self._work()} was still running at the deadline "
+                f"({iso(self.deadline)})",
             },
         )
 
@@ -352,6 +353,10 @@ class ServerRun:
                 "transferred": self.state.get("transferred"),
             }
         )
+
+    def _work(self) -> str:
+        """What this run makes, as a row's message names it."""
+        return "on-demand backup" if self.job["run"]["operation"] == BACKUP else "export"
 
     def _now(self) -> datetime:
         return utc(self.context.current_utc_datetime)

@@ -486,6 +486,8 @@ class Running(TypedDict):
 
     kind: Literal["running"]
     retryAfter: float | None
+    #: When the 202 carried a status body (an on-demand backup's may).
+    percentComplete: NotRequired[float | None]
 
 
 class Validated(TypedDict):
@@ -516,6 +518,8 @@ class BackupJson(TypedDict):
     #: ``provisioningState`` read as an outcome: ``Ready`` is ``Succeeded``.
     state: str | None
     error: ErrorJson | None
+    #: The answer's Retry-After (a 201 carries one): when to read the resource again.
+    retryAfter: float | None
 
 
 def backup_json(resource: BackupResource) -> BackupJson:
@@ -529,6 +533,7 @@ def backup_json(resource: BackupResource) -> BackupJson:
         "provisioningState": resource.provisioning_state,
         "state": resource.state,
         "error": _error(resource.error),
+        "retryAfter": resource.retry_after,
     }
 
 
