@@ -27,7 +27,7 @@ import azure.durable_functions as df
 
 from mysqlexport import lro, report
 from orchestrators.blueprint import bp
-from orchestrators.server import Continued, ServerRun, unexpected_answer
+from orchestrators.server import ServerRun, run_steps, unexpected_answer
 from orchestrators.timeutil import iso, parse
 from workflow import names
 from workflow.contracts import (
@@ -46,13 +46,7 @@ BACKUP_UNREADABLE = "BackupResourceUnavailable"
 @bp.orchestration_trigger(context_name="context")
 def backup_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Back up one server on demand; the output is its report row."""
-    backup = ServerBackup(context, context.get_input())
-    end = yield from backup.submit()
-    if end is None:
-        end = yield from backup.poll()
-    if end is None:
-        end = yield from backup.final_result()
-    return None if isinstance(end, Continued) else end
+    return (yield from run_steps(ServerBackup(context, context.get_input())))
 
 
 class ServerBackup(ServerRun):

@@ -75,12 +75,17 @@ Step = Generator[Any, Any, report.ServerRow | Continued | None]
 @bp.orchestration_trigger(context_name="context")
 def export_server(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Export one server; the output is its report row."""
-    export = ServerExport(context, context.get_input())
-    end = yield from export.submit()
+    return (yield from run_steps(ServerExport(context, context.get_input())))
+
+
+def run_steps(server: ServerRun) -> Generator[Any, Any, report.ServerRow | None]:
+    """submit -> poll -> final result; the row, or None when the orchestration continued as
+    new (its output is then the next execution's)."""
+    end = yield from server.submit()
     if end is None:
-        end = yield from export.poll()
+        end = yield from server.poll()
     if end is None:
-        end = yield from export.final_result()
+        end = yield from server.final_result()
     return None if isinstance(end, Continued) else end
 
 
