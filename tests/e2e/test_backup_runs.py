@@ -24,6 +24,8 @@ from armemulator import (
     Kind,
     ServerSpec,
 )
+from orchestrators.backup import BACKUP_UNREADABLE
+from orchestrators.server import CONTINUE_AS_NEW_POLLS
 from tests.e2e.conftest import SAS, SUB, Stack, StackFactory, server_id
 
 OTHER_SUB = "00000000-aaaa-bbbb-cccc-dddddddddddd"
@@ -213,12 +215,6 @@ def test_a_server_at_its_backup_limit_fails_and_is_not_retried(make_stack: Stack
     assert_row_is(rows["roomy"], made_backups(stack.emu)["roomy"][0])  # the limit is per server
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mysqlexport/rules.py: OnDemandBackupLimitExceeded is not in PER_RESOURCE_CODES, so "
-    "when the probed servers are all at their own limit the breaker takes it for a fleet-wide "
-    "refusal and skips servers that have room",
-)
 def test_servers_at_their_limit_do_not_trip_the_breaker(make_stack: StackFactory) -> None:
     # the five largest are probed (planning.probe_indices) and are all at the limit
     full = tuple(
@@ -235,6 +231,9 @@ def test_servers_at_their_limit_do_not_trip_the_breaker(make_stack: StackFactory
     assert report["breaker"] is None
     assert rows["roomy"]["status"] == "Succeeded"
     assert all(rows[f"full{i}"]["error"]["code"] == "OnDemandBackupLimitExceeded" for i in range(5))
+    by_server = stack.emu.counters().requests_by_server
+    assert all(by_server[(Kind.CREATE_BACKUP.value, f"full{i}")] == 1 for i in range(5))
+    assert sorted(made_backups(stack.emu)) == ["roomy"]
 
 
 # --- waited out: 409, throttling, faults -------------------------------------------------------
@@ -324,9 +323,13 @@ def test_transient_faults_are_retried_to_one_backup_each(
 
 
 @pytest.mark.parametrize("answer", list(BackupAnswer))
-@pytest.mark.parametrize("fault", ["connection_reset", "error_500"])
+@pytest.mark.parametrize(
+    ("fault", "names"),
+    [("connection_reset", BackupNaming.AS_ASKED), ("error_500", BackupNaming.PREFIXED)],
+    ids=["reset", "500-prefixed"],
+)
 def test_a_lost_answer_after_the_put_makes_no_second_backup(
-    make_stack: StackFactory, answer: BackupAnswer, fault: str
+    make_stack: StackFactory, answer: BackupAnswer, fault: str, names: BackupNaming
 ) -> None:
     fleet = (ServerSpec(SUB, "rg", "lossy", backup_seconds=600),)
     faults = Faults(
@@ -335,7 +338,7 @@ def test_a_lost_answer_after_the_put_makes_no_second_backup(
         fault_after_accept=True,  # the PUT is handled, then its answer replaced by the fault
         limit=1,
     )
-    stack = make_stack(fleet=fleet, backup_answer=answer, faults=faults)
+    stack = make_stack(fleet=fleet, backup_answer=answer, backup_names=names, faults=faults)
     report = stack.run(backup_body())
 
     (row,) = report["servers"]
@@ -350,6 +353,46 @@ def test_a_lost_answer_after_the_put_makes_no_second_backup(
     assert [n["code"] for n in row["notes"]] == ["SubmissionUnanswered"]
 
 
+@pytest.mark.parametrize(
+    "answer", [BackupAnswer.LOCATION, BackupAnswer.ASYNC_OPERATION, BackupAnswer.CREATED]
+)
+def test_long_backups_continue_as_new_and_keep_their_history_short(
+    make_stack: StackFactory, answer: BackupAnswer
+) -> None:
+    fleet = (ServerSpec(SUB, "rg", "marathon", backup_seconds=1800),)
+    stack = make_stack(
+        settings={"POLL_MAX_SECONDS": "20", "POLL_DEFAULT_SECONDS": "10"},
+        fleet=fleet,
+        backup_answer=answer,
+        backup_names=BackupNaming.PREFIXED,  # the real id must survive continue-as-new
+    )
+    report = stack.run(backup_body())
+
+    (record,) = made_backups(stack.emu)["marathon"]
+    assert_row_is(report["servers"][0], record)
+    polls = sum(stack.emu.counters().requests.get(kind.value, 0) for kind in POLLS.values() if kind)
+    assert polls > 2 * CONTINUE_AS_NEW_POLLS  # several executions' worth of polls ...
+    # ... none kept in one history: about 8 events per poll cycle, plus the start.
+    assert stack.host.stats().max_history_length <= 8 * CONTINUE_AS_NEW_POLLS + 16
+
+
+@pytest.mark.parametrize("answer", [BackupAnswer.LOCATION, BackupAnswer.COMPLETED])
+def test_a_succeeded_backup_whose_resource_cannot_be_read_says_so(
+    make_stack: StackFactory, answer: BackupAnswer
+) -> None:
+    fleet = (ServerSpec(SUB, "rg", "shy", backup_seconds=60),)
+    faults = Faults(error_500=1.0, kinds=frozenset({Kind.GET_BACKUP}))
+    stack = make_stack(fleet=fleet, backup_answer=answer, faults=faults)
+    report = stack.run(backup_body())
+
+    (row,) = report["servers"]
+    (record,) = made_backups(stack.emu)["shy"]
+    assert_row_is(row, record)  # from the answer that said it ended (Location's body, the 200)
+    assert [n["code"] for n in row["notes"]] == [BACKUP_UNREADABLE]
+    assert "InternalServerError" in row["notes"][0]["message"]
+    assert stack.emu.counters().faults["error_500"] == stack.emu.counters().requests["get_backup"]
+
+
 # --- deadline, cancel, retry-failed ------------------------------------------------------------
 
 
@@ -360,23 +403,10 @@ def test_deadline_turns_a_long_backup_into_timed_out(make_stack: StackFactory) -
 
     (row,) = report["servers"]
     assert row["status"] == "TimedOut" and row["error"]["code"] == "DeadlineExceeded"
+    assert "backup" in row["error"]["message"] and "export" not in row["error"]["message"]
     (record,) = made_backups(stack.emu)["huge"]
     assert not record.is_terminal_at(stack.clock.now())  # still running in the service
     assert report["summary"]["timedOut"] == 1 and report["summary"]["outcome"] == "Failed"
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="orchestrators/server.py ServerRun._deadline_row: the TimedOut row of a backup run "
-    "says 'the export was still running at the deadline'",
-)
-def test_a_timed_out_backup_row_speaks_of_the_backup(make_stack: StackFactory) -> None:
-    fleet = (ServerSpec(SUB, "rg", "huge", backup_seconds=5 * 3600),)
-    stack = make_stack(fleet=fleet)
-    report = stack.run(backup_body(deadlineMinutes=15))
-
-    message = report["servers"][0]["error"]["message"]
-    assert "backup" in message and "export" not in message
 
 
 def test_cancel_follows_in_flight_backups_and_cancels_the_rest(make_stack: StackFactory) -> None:
