@@ -164,9 +164,16 @@ class ServerBackup(ServerRun):
     ) -> report.ServerRow:
         backup = self.resource
         completed = backup["completedTime"] if backup else None
+        # The percent ARM reported (none when no answer carried one: a 201, a 200). A Location
+        # 202's is an estimate of at most 99 and the 200 that ends it carries none of its own,
+        # so a Succeeded backup that reported progress is at 100, not at the last estimate.
+        percent = self.state.get("percent")
+        if status == report.SUCCEEDED and percent is not None:
+            percent = 100.0
         return self._row(
             status,
             end_time=completed or self.state.get("endTime"),
+            percent_complete=percent,
             error=error,
             backup=_backup_fields(backup) if backup else None,
             notes=notes,

@@ -69,6 +69,7 @@ def assert_row_is(row: Mapping[str, Any], record: BackupRecord, state: str = "Su
     assert backup["completedTime"] is not None
     assert epoch(backup["completedTime"]) == pytest.approx(record.ends_at, abs=1e-3)
     assert row["dataTransferredInBytes"] is None  # a backup moves no bytes of the user's
+    assert row["percentComplete"] in (100, None)  # never the last poll's estimate (at most 99)
 
 
 def assert_no_duplicates(emu: Emulator) -> None:
