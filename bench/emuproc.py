@@ -3,7 +3,8 @@
 Why: the benchmark measures the app's host (devhost running ``function_app.app``), so the
 emulator must not share its process, its GIL or its CPU account. The emulator is started with
 ``multiprocessing`` (spawn) and answers over loopback HTTP as usual; its ground truth
-(``/_emulator/counters`` and ``/_emulator/exports``) is read over the admin routes.
+(``/_emulator/counters``, ``/_emulator/exports`` and ``/_emulator/backups``) is read over the
+admin routes.
 
 ``SharedClock`` is a virtual clock in shared memory: the host's engine moves it (``set``) when
 nothing is runnable, and the emulator process reads the same instant, as the in-process
@@ -151,6 +152,12 @@ class EmulatorProcess:
         """Ground truth: ``ExportRecord.as_dict()`` of every accepted export, in order."""
         exports: list[dict[str, Any]] = self._admin("exports")["exports"]
         return exports
+
+    def backups(self) -> list[dict[str, Any]]:
+        """Ground truth: ``BackupRecord.as_dict()`` of every on-demand backup accepted by a PUT,
+        in order."""
+        backups: list[dict[str, Any]] = self._admin("backups")["backups"]
+        return backups
 
 
 def emulator_config(

@@ -14,6 +14,10 @@ the figures against the issue's targets.
 3. ``cost``: CPU seconds and peak RSS of the process that hosts the app (devhost, the SDK replay,
    the activities), episodes and the largest history, for short exports.
 4. ``throttling``: the app with the emulator enforcing ARM's token buckets.
+5. ``backup_makespan``: scenario 1 for on-demand backups (``"operation": "backup"``, backupsV2):
+   the same log-normal durations as the backups' own, the emulator answering each PUT as the
+   spec's example does (202, ``Location`` at an ``operationStatus`` URL), the bound and the
+   makespan from its backups (``backups()``: accepted at the PUT, ended at ``ends_at``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from armemulator import ScaledClock, ServerSpec, make_fleet
@@ -40,6 +45,7 @@ from bench.stack import (
     AppRun,
     AppStack,
     app_stack,
+    backup_body,
     export_body,
     tls_files,
 )
@@ -53,6 +59,10 @@ from workflow import names
 VIRTUAL_START = 1_800_000_000.0
 POLLING_KINDS = ("async_operation", "operation_status")
 SUBMIT_KIND = "backup_and_export"
+#: A backup's GETs: polls of its operation (``Location`` / ``Azure-AsyncOperation``) and reads of
+#: the backup resource (the final read, and every poll when a 201 gives no polling URL).
+BACKUP_POLLING_KINDS = ("backup_operation_status", "backup_async_operation", "get_backup")
+BACKUP_SUBMIT_KIND = "create_backup"
 THROTTLED_CODES = frozenset({"SubscriptionRequestsThrottled", "TooManyRequests"})
 
 
@@ -78,6 +88,14 @@ def short_fleet(servers: int, seed: int) -> tuple[ServerSpec, ...]:
         subscription=SUBSCRIPTION,
         duration_sampler=short_sampler(1.0, 5.0),
         stopped_fraction=0.0,
+    )
+
+
+def backup_fleet(servers: int, seed: int) -> tuple[ServerSpec, ...]:
+    """``lognormal_fleet`` whose on-demand backups take what its exports take (the seeded
+    log-normal durations), so scenario 5's bound is scenario 1's kind of bound."""
+    return tuple(
+        replace(spec, backup_seconds=spec.export_seconds) for spec in lognormal_fleet(servers, seed)
     )
 
 
@@ -111,11 +129,17 @@ def latency_stats(latencies: Sequence[float]) -> dict[str, float | None]:
     }
 
 
-def call_counts(counters: Mapping[str, Any], exported: int) -> dict[str, Any]:
-    """POSTs and GETs per exported server, and every ARM call (token requests excluded)."""
+def call_counts(
+    counters: Mapping[str, Any],
+    exported: int,
+    polling_kinds: Sequence[str] = POLLING_KINDS,
+    submit_kind: str = SUBMIT_KIND,
+) -> dict[str, Any]:
+    """Submissions (``posts``: the export's POST, or a backup's PUT) and GETs per exported (or
+    backed up) server, and every ARM call (token requests excluded)."""
     requests_by_kind: Mapping[str, int] = counters["requests"]
-    gets = sum(requests_by_kind.get(kind, 0) for kind in POLLING_KINDS)
-    posts = requests_by_kind.get(SUBMIT_KIND, 0)
+    gets = sum(requests_by_kind.get(kind, 0) for kind in polling_kinds)
+    posts = requests_by_kind.get(submit_kind, 0)
     arm_calls = sum(n for kind, n in requests_by_kind.items() if kind != "identity")
     throttled = sum(counters.get("throttled", {}).values())
     return {
@@ -125,6 +149,7 @@ def call_counts(counters: Mapping[str, Any], exported: int) -> dict[str, Any]:
         "gets_per_server": gets / exported if exported else None,
         "arm_calls": arm_calls,
         "throttled": throttled,
+        "gets_by_kind": {kind: requests_by_kind.get(kind, 0) for kind in polling_kinds},
     }
 
 
@@ -155,9 +180,19 @@ def worker_settings() -> dict[str, int]:
     }
 
 
-def _app_outcome(stack: AppStack, run: AppRun, to_emulated: Any = None) -> dict[str, Any]:
-    """Figures every app scenario reports, from the report and the emulator's ground truth."""
-    truth = accepted(stack.emu.exports())
+def _app_outcome(
+    stack: AppStack, run: AppRun, to_emulated: Any = None, backups: bool = False
+) -> dict[str, Any]:
+    """Figures every app scenario reports, from the report and the emulator's ground truth
+    (its backups instead of its exports when ``backups``: the last one of each server)."""
+    if backups:
+        truth: Mapping[str, Mapping[str, Any]] = {b["server_name"]: b for b in stack.emu.backups()}
+        kinds: dict[str, Any] = {
+            "polling_kinds": BACKUP_POLLING_KINDS,
+            "submit_kind": BACKUP_SUBMIT_KIND,
+        }
+    else:
+        truth, kinds = accepted(stack.emu.exports()), {}
     counters = stack.emu.counters()
     known = stack.known_at(run)
     if to_emulated is not None:
@@ -179,7 +214,7 @@ def _app_outcome(stack: AppStack, run: AppRun, to_emulated: Any = None) -> dict[
         "last_export_end": max((float(e["ends_at"]) for e in truth.values()), default=None),
         **latency_stats(latencies),
         "latencies": latencies,
-        **call_counts(counters, len(truth)),
+        **call_counts(counters, len(truth), **kinds),
         "durations": [service_seconds(e) for e in truth.values()],
         "wall_seconds": run.wall_seconds,
         **store_stats(stack.host.stats()),
@@ -274,6 +309,46 @@ def makespan(servers: int, concurrency: int, seed: int, facts: bool = False) -> 
         "ratio": outcome["makespan"] / bound if bound else None,
         "last_export_end_ratio": ideal / bound if bound else None,
         "host_cpu_seconds": cpu,
+        **outcome,
+    }
+
+
+# --- 5. makespan against the lower bound, for on-demand backups ----------------------------------
+
+
+def backup_makespan(
+    servers: int, concurrency: int, seed: int, answer: str = "location"
+) -> dict[str, Any]:
+    """Scenario 1 for a backup run: the app backs up ``backup_fleet`` on a virtual clock, the
+    emulator answering each PUT as ``answer`` (``armemulator.BackupAnswer``) says."""
+    from armemulator import BackupAnswer  # noqa: PLC0415 - only this scenario names it
+
+    fleet = backup_fleet(servers, seed)
+    clock = SharedClock(VIRTUAL_START)
+    with app_stack(
+        fleet, emulator_clock=clock, host_clock=clock, seed=seed, backup_answer=BackupAnswer(answer)
+    ) as stack:
+        cpu = _cpu_seconds()
+        run = stack.run(backup_body(concurrency), timeout=3600)
+        cpu = _cpu_seconds() - cpu
+        outcome = _app_outcome(stack, run, backups=True)
+        replaced = len(stack.emu.backups()) - outcome["exported"]
+    durations = outcome.pop("durations")
+    bound = lower_bound(durations, concurrency)
+    ideal = (outcome["last_export_end"] or 0.0) - outcome["first_submit"]
+    # the keys of scenario 1 (``bench.report`` reads both alike): an "export" here is a backup
+    return {
+        "servers": servers,
+        "concurrency": concurrency,
+        "seed": seed,
+        "answer": answer,
+        "lower_bound": bound,
+        "longest_export": max(durations, default=0.0),
+        "sum_over_concurrency": sum(durations) / concurrency,
+        "ratio": outcome["makespan"] / bound if bound and outcome["makespan"] else None,
+        "last_export_end_ratio": ideal / bound if bound else None,
+        "host_cpu_seconds": cpu,
+        "backups_replaced": replaced,
         **outcome,
     }
 
@@ -548,4 +623,5 @@ SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
     "peer_sdk_sequential": peer_sdk_sequential,
     "cost": cost,
     "throttling": throttling,
+    "backup_makespan": backup_makespan,
 }

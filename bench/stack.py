@@ -4,7 +4,8 @@ The arrangement of ``tests/e2e/conftest.py``: a ``DevHost`` running ``function_a
 the Durable SDK's own replay, talking over loopback HTTP to the emulator (the app's API, the
 durable client's RPC, ARM and the managed identity endpoint). Here the emulator runs in its own
 process (``bench.emuproc``) so the host's CPU and memory are measured alone. The benchmark drives
-the app only through ``POST /api/exports`` and the status URL, as a user or a Logic App would.
+the app only through ``POST /api/exports`` and the status URL, as a user or a Logic App would
+(``export_body`` for exports, ``backup_body`` for on-demand backups).
 """
 
 from __future__ import annotations
@@ -58,6 +59,18 @@ def export_body(concurrency: int, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "discover": {"subscriptions": [SUBSCRIPTION]},
         "target": {"sasUriList": [SAS]},
+        "backupName": "{server}-bench",
+        "maxConcurrency": concurrency,
+    }
+    body.update(extra)
+    return body
+
+
+def backup_body(concurrency: int, **extra: Any) -> dict[str, Any]:
+    """Back up (on-demand, backupsV2) every Ready server of the benchmark subscription."""
+    body: dict[str, Any] = {
+        "operation": "backup",
+        "discover": {"subscriptions": [SUBSCRIPTION]},
         "backupName": "{server}-bench",
         "maxConcurrency": concurrency,
     }
@@ -130,8 +143,8 @@ class AppStack:
         return AppRun(output, str(output["runId"]), time.monotonic() - started_at)
 
     def known_at(self, run: AppRun) -> dict[str, float]:
-        """Server name -> host-clock instant its ``export_server`` orchestration completed
-        (the moment the app knew the export's outcome)."""
+        """Server name -> host-clock instant its ``export_server`` (or ``backup_server``)
+        orchestration completed (the moment the app knew the outcome)."""
         known: dict[str, float] = {}
         for row in run.report["servers"]:
             server = ServerId.parse(row["id"])

@@ -177,3 +177,66 @@ def test_peer_repetitions_run_the_app_alone_then_the_sdk_on_the_same_fleet() -> 
             seeds.append(app_batch[0].arguments["seed"])
         assert len(set(seeds)) == plan.peer_repeats  # a fleet of its own each time
         assert [job.scenario for job in batches[1]] == ["peer_sdk_pool", "peer_sdk_sequential"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "poll_kind"),
+    [("location", "backup_operation_status"), ("created", "get_backup")],
+)
+def test_backup_scenario_end_to_end_at_a_tiny_size(answer: str, poll_kind: str) -> None:
+    """Scenario 5's code on a backup run: every server backed up once, its polls counted by
+    their kinds (the operation's Location, or the backup resource itself after a 201), one
+    final read of the resource per server, and the bound taken from the emulator's backups."""
+    from bench.scenarios import BACKUP_POLLING_KINDS, backup_makespan  # noqa: PLC0415
+
+    result = backup_makespan(servers=4, concurrency=2, seed=3, answer=answer)
+    assert result["summary"]["succeeded"] == 4 and result["exported"] == 4
+    assert result["posts"] == 4 and result["backups_replaced"] == 0  # one PUT each
+    kinds = result["gets_by_kind"]
+    assert set(kinds) == set(BACKUP_POLLING_KINDS)
+    assert result["gets"] == sum(kinds.values()) and kinds[poll_kind] >= 4
+    if answer == "location":
+        assert kinds["get_backup"] == 4  # the final read of each backup resource
+        assert kinds["backup_async_operation"] == 0
+    else:
+        assert kinds["backup_operation_status"] == kinds["backup_async_operation"] == 0
+    assert result["makespan"] >= result["lower_bound"] * 0.999
+    assert result["makespan"] >= result["last_export_end"] - result["first_submit"]
+    assert 0.0 <= result["latency_p50"] <= result["latency_p95"] <= result["latency_max"]
+
+
+def test_backup_rows_hold_the_spec_examples_run_to_scenario_1s_target() -> None:
+    """The rows of scenario 5: the runs in the order of the answer modes, the "location" run
+    (the spec example's answer) held to makespan / bound <= 1.03, GETs split by kind."""
+
+    def run(answer: str, ratio: float) -> dict[str, object]:
+        return {
+            "servers": 10, "concurrency": 2, "answer": answer, "ratio": ratio,
+            "makespan": 7200.0, "lower_bound": 7000.0, "longest_export": 3600.0,
+            "sum_over_concurrency": 7000.0, "last_export_end_ratio": 1.0,
+            "summary": {"succeeded": 10}, "exported": 10, "posts_per_server": 1.0,
+            "gets_per_server": 13.0, "latency_p50": 5.0, "latency_p95": 9.0,
+            "host_cpu_seconds": 1.0, "episodes": 100, "max_history_length": 50,
+            "gets_by_kind": {"backup_operation_status": 120, "backup_async_operation": 0,
+                             "get_backup": 10},
+        }  # fmt: skip
+
+    results = {"backup-created": run("created", 1.2), "backup-location": run("location", 1.02)}
+    rows = [row for row in build_rows(results) if row.metric == "makespan / lower bound"]
+    assert [row.scenario.split(".")[0] for row in rows] == ["5a", "5b"]
+    assert "Location only" in rows[0].scenario and "201" in rows[1].scenario
+    assert (rows[0].target, rows[0].ok) == ("<= 1.03", True)
+    assert (rows[1].target, rows[1].ok) == ("", None)
+    split = next(r for r in build_rows(results) if r.metric.startswith("GETs per server:"))
+    assert split.value == "12.00 / 1.00"
+
+
+def test_the_plans_run_every_backup_answer_that_polls() -> None:
+    from bench.__main__ import FULL, QUICK, jobs_of  # noqa: PLC0415 - the CLI module
+
+    for plan in (FULL, QUICK):
+        _, virtual = jobs_of(plan, ["backup"])
+        answers = [job.arguments["answer"] for job in virtual]
+        assert answers == ["location", "async-operation", "created"]
+        assert all(job.scenario == "backup_makespan" for job in virtual)
+        assert [job.key for job in virtual] == [f"backup-{a}" for a in answers]
