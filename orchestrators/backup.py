@@ -41,6 +41,9 @@ from workflow.contracts import (
 
 #: The row's note when the backup Succeeded but its resource could not be read afterwards.
 BACKUP_UNREADABLE = "BackupResourceUnavailable"
+#: The progress a Location 202 stands for: what its status body says (``OperationStatusResult``
+#: ``status`` while the operation runs), which the answer passed on does not carry.
+IN_PROGRESS = "InProgress"
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -99,6 +102,8 @@ class ServerBackup(ServerRun):
             return None
         if answer.get("percentComplete") is not None:  # a Location 202's status body
             self.state["percent"] = answer["percentComplete"]
+        if answer["kind"] == "running":  # Location said 202: the progress shows it runs
+            self._show(IN_PROGRESS)
         advised = answer["backup"]["retryAfter"] if answer["kind"] == "backup" else None
         elapsed = (polled_at - parse(self.state["submittedAt"])).total_seconds()
         return lro.next_poll_delay(

@@ -562,16 +562,28 @@ def test_bad_backup_requests_are_400_naming_the_field_and_nothing_starts(
     assert stack.host.store.query(prefix="") == []
 
 
-def test_progress_endpoint_while_a_backup_run_runs(make_stack: StackFactory) -> None:
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        (BackupAnswer.LOCATION, "InProgress"),  # a 202 whose status body gives a percent
+        (BackupAnswer.ASYNC_OPERATION, "InProgress"),  # the status resource's own word
+        (BackupAnswer.CREATED, "Creating"),  # the resource's provisioningState, no percent
+    ],
+)
+def test_progress_endpoint_while_a_backup_run_runs(
+    make_stack: StackFactory, answer: BackupAnswer, shown: str
+) -> None:
     fleet = (ServerSpec(SUB, "rg", "slow", backup_seconds=3600),)
-    stack = make_stack(fleet=fleet, backup_answer=BackupAnswer.ASYNC_OPERATION)
+    stack = make_stack(fleet=fleet, backup_answer=answer)
     with stack.host.hold_clock():
         started = stack.start(backup_body())
         run_id = started.json()["id"]
 
         def running_row() -> bool:
             servers = stack.api("GET", f"exports/{run_id}").json()["servers"]
-            return bool(servers) and servers[0].get("status") == "InProgress"
+            if not servers or servers[0].get("status") != shown:
+                return False
+            return answer is BackupAnswer.CREATED or (servers[0].get("percent") or 0) > 0
 
         # the clock moves only as far as the budget: the hour-long backup cannot end meanwhile
         stack.step_clock_until(running_row, "a row while the backup runs", step=10, budget=600)
@@ -582,6 +594,10 @@ def test_progress_endpoint_while_a_backup_run_runs(make_stack: StackFactory) -> 
     assert running["id"] == server_id("slow", "rg")
     (record,) = made_backups(stack.emu)["slow"]
     assert running["backupName"] == record.asked_name
+    if answer is BackupAnswer.CREATED:
+        assert running["percent"] is None
+    else:  # what ARM reported, never more than the backup has done by then
+        assert 0 < running["percent"] <= record.percent_at(stack.clock.now())
 
     stack.follow(started.headers["Location"])
     done = stack.api("GET", f"exports/{run_id}").json()
