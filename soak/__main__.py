@@ -172,7 +172,7 @@ def render(data: dict[str, Any]) -> str:
     codes = ", ".join(f"{k} {v}" for k, v in sorted(truth["failedByCode"].items()))
     lines = [
         f"soak: {truth['servers']} servers, seed {data['config']['seed']}: "
-        f"{data['virtualHours']} h of emulated time in {data['realSeconds']} s",
+        f"{data['realSeconds']} s in all; the export run {data['virtualHours']} h of emulated time",
         "",
         "faults",
         f"  ARM requests            {requests}",
