@@ -460,6 +460,25 @@ def test_retry_failed_backs_up_the_failed_servers_again(make_stack: StackFactory
     assert nothing.status_code == 409 and nothing.json()["error"]["code"] == "NothingToRetry"
 
 
+def test_retry_failed_with_a_fixed_name_follows_the_backup_it_timed_out_on(
+    make_stack: StackFactory,
+) -> None:
+    fleet = (ServerSpec(SUB, "rg", "late", backup_seconds=25 * 60),)
+    stack = make_stack(fleet=fleet)
+    first = stack.run(backup_body(backupName="{server}-manual", deadlineMinutes=15))
+    assert first["servers"][0]["status"] == "TimedOut"
+
+    retry = stack.api("POST", f"exports/{first['runId']}/retry-failed")
+    assert retry.status_code == 202, retry.text
+    second = stack.follow(retry.headers["Location"])["output"]
+
+    # the same name again: ARM answers the backup still running, and the row follows it
+    (record,) = made_backups(stack.emu)["late"]
+    assert_row_is(second["servers"][0], record)
+    assert stack.emu.counters().backups_accepted == 1
+    assert stack.emu.counters().duplicate_backups == 1
+
+
 # --- dry run, discovery ------------------------------------------------------------------------
 
 
@@ -489,6 +508,24 @@ def test_dry_run_counts_on_demand_backups_and_creates_nothing(make_stack: StackF
     assert counters.requests.get(Kind.VALIDATE_BACKUP.value, 0) == 0
     assert counters.requests[Kind.LIST_BACKUPS.value] == 3  # the Ready servers that may be read
     assert made_backups(stack.emu) == {}
+
+
+def test_dry_run_finds_an_identity_that_cannot_read_backups(make_stack: StackFactory) -> None:
+    export_role = frozenset(
+        {
+            "Microsoft.DBforMySQL/flexibleServers/read",
+            "Microsoft.DBforMySQL/flexibleServers/backupAndExport/action",
+            "Microsoft.DBforMySQL/flexibleServers/validateBackup/action",
+        }
+    )
+    fleet = (ServerSpec(SUB, "rg", "one"), ServerSpec(SUB, "rg", "two"))
+    stack = make_stack(fleet=fleet, granted_actions=export_role)
+    report = stack.run(backup_body(dryRun=True))
+
+    for row in report["servers"]:
+        assert row["status"] == "Failed" and row["error"]["code"] == "AuthorizationFailed"
+        assert "backupsv2/read" in row["error"]["message"]
+    assert stack.emu.counters().requests.get(Kind.CREATE_BACKUP.value, 0) == 0
 
 
 DISCOVERED = (
