@@ -623,7 +623,7 @@ def test_progress_endpoint_while_a_backup_run_runs(
             return answer is BackupAnswer.CREATED or (servers[0].get("percent") or 0) > 0
 
         # the clock moves only as far as the budget: the hour-long backup cannot end meanwhile
-        stack.step_clock_until(running_row, "a row while the backup runs", step=10, budget=600)
+        stack.step_clock_until(running_row, "a row while the backup runs", step=60, budget=900)
         progress = stack.api("GET", f"exports/{run_id}").json()
     assert progress["runtimeStatus"] == "Running"
     assert progress["summary"]["total"] == 1 and progress["summary"]["running"] == 1
