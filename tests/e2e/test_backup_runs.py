@@ -29,7 +29,8 @@ from orchestrators.server import CONTINUE_AS_NEW_POLLS
 from tests.e2e.conftest import SAS, SUB, Stack, StackFactory, server_id
 
 OTHER_SUB = "00000000-aaaa-bbbb-cccc-dddddddddddd"
-EMULATED_DEFAULTS = ("mysqltestserver", "mysqltestserver1", "orders-db", "analytics-db")
+#: The default fleet's servers whose on-demand backups succeed (``armemulator.default_fleet``).
+BACKED_UP_DEFAULTS = ("mysqltestserver", "mysqltestserver1", "orders-db", "analytics-db")
 
 
 def backup_body(**extra: Any) -> dict[str, Any]:
@@ -98,8 +99,8 @@ def test_every_answer_mode_ends_in_one_true_row_per_server(
 
     rows = rows_by_name(report)
     made = made_backups(stack.emu)
-    assert sorted(made) == sorted((*EMULATED_DEFAULTS, "inventory-db"))
-    for name in EMULATED_DEFAULTS:
+    assert sorted(made) == sorted((*BACKED_UP_DEFAULTS, "inventory-db"))
+    for name in BACKED_UP_DEFAULTS:
         (record,) = made[name]
         assert record.answer == answer.value
         assert_row_is(rows[name], record)
