@@ -90,8 +90,8 @@ def list_scope(payload: Scope, client: ArmClient) -> ScopeListing:
                         report.SKIPPED,
                         error={
                             "code": "ServerStateNotAllowed",
-                            "message": f"server state is {info.state}; the request exports "
-                            f"servers in state {', '.join(payload.get('states') or ['Ready'])}",
+                            "message": f"server state is {info.state}; the request takes "
+                            f"servers in state {', '.join(payload.get('states') or DEFAULT_STATES)}",
                         },
                     )
                 )

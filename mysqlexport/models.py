@@ -225,6 +225,8 @@ class BackupResource(Outcome):
     retry_after: float | None = None
     #: ``x-ms-request-id`` of the answer it came in.
     request_id: str | None = None
+    #: ``endTime`` of the operation, when the body is (or carries) its status.
+    end_time: str | None = None
 
     @property
     def state(self) -> str | None:
@@ -274,6 +276,7 @@ class BackupResource(Outcome):
             status=_opt_str(body.get("status")) or default_status,
             retry_after=retry_after,
             request_id=request_id,
+            end_time=_opt_str(body.get("endTime")),
         )
 
 

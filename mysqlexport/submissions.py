@@ -70,6 +70,9 @@ OWN_MERIT_REFUSALS: Final = frozenset(
         "InvalidServerState",
         "ServerNotReady",
         "InsufficientStorageContainers",
+        # backupsV2: the server has used up its own on-demand backups (a repeat of the same
+        # name is the same resource, so this refusal hides no accepted backup)
+        "OnDemandBackupLimitExceeded",
     }
 )
 
@@ -115,10 +118,11 @@ def record_unanswered(
 
 
 def _work(operation: str, backup_name: str) -> str:
-    """What one submission makes, in a note: an export, or an on-demand backup."""
+    """What one submission makes, in a note, after "an" or "another": an export of a backup,
+    or an on-demand backup."""
     if operation == BACKUP:
-        return f"an on-demand backup '{backup_name}'"
-    return f"an export of backup '{backup_name}'"
+        return f"on-demand backup '{backup_name}'"
+    return f"export of backup '{backup_name}'"
 
 
 def unanswered_note(
@@ -133,7 +137,7 @@ def unanswered_note(
     return {
         "code": UNANSWERED,
         "message": (
-            f"{_earlier(record)} may have been accepted as well, so another of "
+            f"{_earlier(record)} may have been accepted as well, so another "
             f"{_work(operation, backup_name)} may have run (ARM does not promise to refuse a "
             f"repeated backup name); this row follows the one accepted by submission "
             f"{accepted_attempt}{which}"
@@ -148,7 +152,7 @@ def unanswered_only_note(
     return {
         "code": UNANSWERED,
         "message": (
-            f"{_earlier(record)} may have been accepted, so {_work(operation, backup_name)} "
+            f"{_earlier(record)} may have been accepted, so an {_work(operation, backup_name)} "
             "may be running or done although this row reports none"
         ),
     }
@@ -171,12 +175,12 @@ def outcome_unknown(
     else:
         earlier = (
             "the app does not know this refusal, and it may answer an earlier delivery of the "
-            "same submission (activities run at least once: the POST may have been sent before "
+            "same submission (activities run at least once: the request may have been sent before "
             "and accepted, its answer lost)"
         )
     message = (
         f"the service refused submission {attempt} with HTTP {refusal.get('status')} "
-        f"{refusal.get('code')} - {earlier}; whether {_work(operation, backup_name)} is "
+        f"{refusal.get('code')} - {earlier}; whether an {_work(operation, backup_name)} is "
         f"running or done is unknown: {_check(operation)}"
     )
     return {"code": OUTCOME_UNKNOWN, "message": redact_text(message)[:2000]}

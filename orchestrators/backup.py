@@ -135,6 +135,8 @@ class ServerBackup(ServerRun):
         self.resource = backup
         if backup["id"]:
             self.state["backupRef"] = backup["id"]
+        if backup.get("endTime"):
+            self.state["endTime"] = str(backup.get("endTime"))
         self._show(backup["state"])
         if not lro.is_terminal(backup["state"]):
             return False

@@ -520,6 +520,8 @@ class BackupJson(TypedDict):
     error: ErrorJson | None
     #: The answer's Retry-After (a 201 carries one): when to read the resource again.
     retryAfter: float | None
+    #: The operation's ``endTime``, when the answer carried its status.
+    endTime: str | None
 
 
 def backup_json(resource: BackupResource) -> BackupJson:
@@ -534,6 +536,7 @@ def backup_json(resource: BackupResource) -> BackupJson:
         "state": resource.state,
         "error": _error(resource.error),
         "retryAfter": resource.retry_after,
+        "endTime": resource.end_time,
     }
 
 
