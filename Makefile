@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck imports unit soak bench bench-quick bench-peers venv clean
+.PHONY: demo test lint typecheck imports unit soak bench bench-quick bench-peers venv clean package
 
 venv: $(STAMP)
 
@@ -63,6 +63,12 @@ unit: $(STAMP)
 	$(BIN)/pytest -q tests
 
 test: lint typecheck imports unit
+
+# The deployment package: the zip `azd deploy` / `func pack` would upload (the app's packages,
+# function_app.py, host.json, requirements.txt), chosen by .funcignore (scripts/package.py).
+# Prints the file count and sizes; writes dist/mysql-fleet-export.zip.
+package: $(STAMP)
+	$(BIN)/python -m scripts.package
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
