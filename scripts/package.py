@@ -24,7 +24,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from pathspec import GitIgnoreSpec
+from pathspec import PathSpec
+from pathspec.pattern import Pattern
 
 ROOT = Path(__file__).resolve().parents[1]
 IGNORE_FILE = ".funcignore"
@@ -65,15 +66,21 @@ class Package:
         return self.path.stat().st_size
 
 
-def load_rules(root: Path) -> GitIgnoreSpec:
-    """The app root's .funcignore as gitignore rules; the package must have one."""
+def load_rules(root: Path) -> PathSpec[Pattern]:
+    """The app root's .funcignore as gitignore patterns; the package must have one.
+
+    Plain ``PathSpec`` (the last matching pattern decides), not pathspec's ``GitIgnoreSpec``:
+    that one lets a pattern matching a file beat a later one matching its folder, which emulates
+    git for a flat list of paths; here the walk asks about each folder before entering it, as git
+    and azd do, and with that priority a later ``__pycache__/`` would lose to ``!/triggers/**``.
+    """
     ignore = root / IGNORE_FILE
     if not ignore.is_file():
         raise PackageError(f"{ignore} is missing: without it every file would be deployed.")
-    return GitIgnoreSpec.from_lines(ignore.read_text(encoding="utf-8").splitlines())
+    return PathSpec.from_lines("gitignore", ignore.read_text(encoding="utf-8").splitlines())
 
 
-def package_files(root: Path, rules: GitIgnoreSpec | None = None) -> list[str]:
+def package_files(root: Path, rules: PathSpec[Pattern] | None = None) -> list[str]:
     """Every file under ``root`` the package holds, as "/"-separated relative paths, sorted."""
     rules = rules if rules is not None else load_rules(root)
     kept: list[str] = []
