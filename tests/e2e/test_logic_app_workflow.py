@@ -427,10 +427,13 @@ def placed_actions(
 ) -> list[Placed]:
     placed: list[Placed] = []
     ancestors: dict[str, frozenset[str]] = {}
-    for name in topological(actions):
-        action = actions[name]
+    for name, action in actions.items():
+        # "actions inside a control workflow action can only run after other actions that are
+        # in the same control workflow structure" (logic-apps-workflow-actions-triggers.md)
         for predecessor in action.get("runAfter", {}):
             assert predecessor in actions, f"{name} runs after {predecessor}, not in its scope"
+    for name in topological(actions):
+        action = actions[name]
         mine = before.union(*(ancestors[p] | {p} for p in action.get("runAfter", {})))
         ancestors[name] = mine
         placed.append(Placed(name, action, mine))
@@ -539,7 +542,7 @@ class AsyncHttp:
         )
         result = ActionResult("Running", inputs=inputs, first=response)
         started = answered = self.clock.now()
-        most_polls = int(timeout / 1.0) + 2
+        most_polls = int(timeout) + 2  # only a Retry-After of 0, again and again, gets there
         while asynchronous and response.status_code == 202:
             location = response.headers.get("Location")
             assert location, "a 202 without a location header: the pattern has nowhere to poll"
@@ -594,8 +597,8 @@ class Endpoints:
             return ActionResult("Succeeded", inputs, {"statusCode": 200, "body": secret})
         if uri == WEBHOOK:
             self.notifications.append(inputs)
-            # An incoming webhook answers 202 without a location (Teams' does), which is why the
-            # notification actions turn the asynchronous pattern off.
+            # A webhook that queues what it gets may answer 202 without a location: the
+            # notification actions turn the asynchronous pattern off for that.
             status = "Succeeded" if not asynchronous else "Failed"
             return ActionResult(status, inputs, {"statusCode": 202, "body": None})
         if uri.startswith(self.stack.host.url + "/"):
