@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck imports unit soak bench bench-quick bench-peers venv clean package
+.PHONY: demo test lint typecheck imports unit soak bench bench-quick bench-peers venv clean package infra-check
 
 venv: $(STAMP)
 
@@ -62,7 +62,28 @@ imports: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests
 
-test: lint typecheck imports unit
+# The deployment (infra/*.bicep) scanned by checkov, offline: no update check
+# (CKV_SKIP_PACKAGE_UPDATE_CHECK), nothing downloaded from or sent to the vendor's platform
+# (--skip-download, BC_SKIP_MAPPING, no API key), Bicep only, a file it cannot parse is a failure
+# (CKV_PARSE_ERROR_FAIL), and in a network namespace without interfaces where unshare allows one.
+# checkov cannot share .venv (it pins packaging<24, pytest needs >=24): its own venv, from
+# requirements-infra.txt. Registry modules (the AVMs) are out of its sight; tests/reliability/
+# test_infra.py checks their inputs. About 5 s (docs/deploy.md).
+INFRA_VENV := $(VENV)/infra-check
+INFRA_STAMP := $(INFRA_VENV)/.installed
+OFFLINE := $(shell unshare -rn true 2>/dev/null && echo unshare -rn)
+
+$(INFRA_STAMP): requirements-infra.txt
+	$(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-infra.txt
+	touch $(INFRA_STAMP)
+
+infra-check: $(INFRA_STAMP)
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE CKV_PARSE_ERROR_FAIL=true $(OFFLINE) \
+	  $(INFRA_VENV)/bin/checkov --directory infra --framework bicep --skip-download \
+	  --skip-results-upload --compact --quiet
+
+test: lint typecheck imports infra-check unit
 
 # The deployment package: the zip `azd deploy` / `func pack` would upload (the app's packages,
 # function_app.py, host.json, requirements.txt), chosen by .funcignore (scripts/package.py).

@@ -40,7 +40,8 @@ var resourceManager = environment().resourceManager
 var armEndpoint = endsWith(resourceManager, '/') ? substring(resourceManager, 0, length(resourceManager) - 1) : resourceManager
 
 // What the app itself reads (README "Settings"; mysqlexport/settings.py, sealing.py,
-// triggers/schedule.py, orchestrators/replay_speed.py, mysqlexport/arm.py).
+// triggers/schedule.py, orchestrators/replay_speed.py, mysqlexport/arm.py). HISTORY_RETENTION_DAYS:
+// the nightly purge of finished runs' history (triggers/retention.py).
 var productSettings = {
   ARM_ENDPOINT: armEndpoint
   ARM_SCOPE: '${armEndpoint}/.default'
@@ -56,6 +57,7 @@ var productSettings = {
   BATCH_MAX_SERVERS: '4'
   POLL_HOMING: 'true'
   FAST_HISTORY_TIMESTAMPS: 'true'
+  HISTORY_RETENTION_DAYS: '30'
   SAS_SEALING_KEY: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=sas-sealing-key)'
   EXPORT_SCHEDULE: exportSchedule
   EXPORT_SCHEDULE_REQUEST: scheduledExportEnabled ? '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=export-schedule-request)' : ''
