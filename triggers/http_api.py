@@ -1,9 +1,12 @@
-"""The HTTP API: start a run, follow it, cancel it, retry its failures.
+"""The HTTP API: start a run, list runs, follow one, cancel it, retry its failures; health.
 
 ``POST /api/exports`` answers 202 with the Durable Functions check-status body and a ``Location``
 equal to ``statusQueryGetUri`` — the async pattern Logic Apps' HTTP action follows (202 while
 running, 200 with the run report as ``output`` when done). Bad input is a 400 naming every bad
-field, and nothing starts.
+field, and nothing starts. Every time in the app's own answers is ISO 8601 in UTC with a ``Z``
+(``triggers.responses.utc_time``). Every route takes a function key: ``/api/health`` too, which
+reports on the settings and spends a token request and an ARM call per request (Azure Monitor's
+standard availability tests send the key as an ``x-functions-key`` header).
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, cast
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -23,11 +28,15 @@ from mysqlexport import report
 from mysqlexport.armspec import BACKUP
 from mysqlexport.errors import InvalidRequest, RequestTooLarge, SettingsError
 from mysqlexport.request import MAX_BODY_BYTES, parse_request
+from mysqlexport.sealing import Sealer, UnsealError
 from mysqlexport.settings import Settings
+from triggers.health import health_body, run_checks
 from triggers.instances import QueryFailed, query_instances
-from triggers.responses import error_response, json_response
+from triggers.listing import NEXT_PAGE_PARAMETER, describe_runs, find_runs, parse_run_query
+from triggers.responses import error_response, json_response, row_times_in_utc, utc_time
+from triggers.retries import MAX_RETRIES, parse_retry, retry_slot
 from triggers.runs import RUNNING, read_target, sealed_target, start_run
-from workflow.contracts import FleetJob, fleet_job, retry_job
+from workflow.contracts import FleetJob, TargetInput, fleet_job, retry_job
 from workflow.instance_ids import is_run_id, new_run_id, server_prefix, shard_instance_id
 from workflow.names import CANCEL_EVENT
 
@@ -120,8 +129,7 @@ async def start_export(
     try:
         request = parse_request(_read_body(req))
     except InvalidRequest as err:
-        status = 413 if isinstance(err, RequestTooLarge) else 400
-        return json_response({"error": err.to_dict()}, status)
+        return _invalid(err)
     try:
         settings, target = Settings.from_env(), sealed_target(request)
     except SettingsError as err:
@@ -133,6 +141,71 @@ async def start_export(
     return client.create_check_status_response(req, run_id)
 
 
+def _invalid(err: InvalidRequest) -> func.HttpResponse:
+    """400 naming every bad field (413 for a body over the limit)."""
+    return json_response({"error": err.to_dict()}, 413 if isinstance(err, RequestTooLarge) else 400)
+
+
+@bp.route(route="exports", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def list_exports(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """The app's runs, newest first, a page at a time (``triggers.listing``)."""
+    try:
+        query = parse_run_query(req.params)
+    except InvalidRequest as err:
+        return _invalid(err)
+    try:
+        rows, following = await find_runs(client, query, datetime.now(UTC))
+        runs = await describe_runs(client, rows)
+    except (QueryFailed, requests.RequestException) as err:
+        logger.warning("the list of runs is unavailable: %s", err)
+        return error_response(503, "TaskHubUnavailable", "the task hub did not answer; try again")
+    token = None if following is None else following.encode()
+    return json_response(
+        {
+            "value": runs,
+            "continuationToken": token,
+            "nextLink": None if token is None else _next_link(req.url, token),
+        }
+    )
+
+
+def _next_link(url: str, token: str) -> str:
+    """``url`` with ``continuationToken`` set to ``token`` (the other parameters kept, the
+    function key among them when it came as ``code``, as the host's own status URLs carry it)."""
+    parts = urlsplit(url)
+    name = NEXT_PAGE_PARAMETER
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
+    query.append((name, token))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+@bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def health(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Whether the settings, the sealing key, the identity, ARM and the task hub serve
+    (``triggers.health``): 200, or 503 naming each failed check."""
+    body, status = health_body(await run_checks(client))
+    return json_response(body, status)
+
+
+async def _total_before_resolved(client: df.DurableOrchestrationClient, run_id: str) -> int | None:
+    """A run's server count before its fleet has resolved the servers: a run that names its
+    servers and discovers none has exactly those (the request is de-duplicated when it is
+    validated); with discovery the count is not known until the listing ends (None)."""
+    status = await client.get_status(run_id, show_input=True)
+    job = getattr(status, "input_", None)
+    if isinstance(job, str):
+        job = json.loads(job)
+    request = job.get("request") if isinstance(job, Mapping) else None
+    if not isinstance(request, Mapping) or request.get("discover"):
+        return None
+    servers = request.get("servers")
+    return len(servers) if isinstance(servers, list) else None
+
+
 async def _progress(
     client: df.DurableOrchestrationClient, run_id: str, status: Any
 ) -> dict[str, Any]:
@@ -140,19 +213,21 @@ async def _progress(
 
     Counts come from the fleet (servers settled before the fan-out) and from each shard, read
     by its known id; the running servers' rows from an instance query read to its last page.
+    ``total`` is known from the first answer for a run that names its servers; with discovery it
+    is null (``phase`` ``resolving``) until the fleet has listed them.
     """
     custom = status.custom_status if isinstance(status.custom_status, dict) else {}
     body: dict[str, Any] = {
         "runId": run_id,
         "runtimeStatus": _status_name(status),
-        "createdTime": str(status.created_time) if status.created_time else None,
-        "lastUpdatedTime": str(status.last_updated_time) if status.last_updated_time else None,
+        "createdTime": utc_time(status.created_time),
+        "lastUpdatedTime": utc_time(status.last_updated_time),
         "phase": custom.get("phase"),
     }
     output = status.output
     if isinstance(output, dict) and "summary" in output:
         body["summary"] = output["summary"]
-        body["servers"] = output["servers"]
+        body["servers"] = [row_times_in_utc(row) for row in output["servers"]]
         body["breaker"] = output.get("breaker")
         body["problems"] = output.get("problems")
         return body
@@ -160,20 +235,26 @@ async def _progress(
     statuses = await asyncio.gather(
         *(client.get_status(shard_instance_id(run_id, i)) for i in range(shards))
     )
-    totals: dict[str, int] = {}
+    totals: dict[str, Any] = {}
     counted = [custom.get("settledSummary") or {}]
     counted += [s.custom_status for s in statuses if isinstance(s.custom_status, dict)]
     for progress in counted:
         for key, value in progress.items():
             if key != "total" and isinstance(value, int) and not isinstance(value, bool):
                 totals[key] = totals.get(key, 0) + value
-    total = int(custom.get("total") or 0)
-    totals["total"] = total
+    total = custom.get("total")
+    if not isinstance(total, int) or isinstance(total, bool):
+        total = await _total_before_resolved(client, run_id)
+        if status.runtime_status in RUNNING and body["phase"] is None:
+            body["phase"] = "resolving"  # not started yet: resolving is its first step
     done = sum(totals.get(k, 0) for k in report.SUMMARY_KEYS)
-    totals["pending"] = max(0, total - done - totals.get("running", 0))
+    totals["total"] = total
+    totals["pending"] = None if total is None else max(0, total - done - totals.get("running", 0))
     body["summary"] = totals
     running = await query_instances(client, prefix=server_prefix(run_id), statuses=list(RUNNING))
-    body["servers"] = [s.custom_status for s in running if isinstance(s.custom_status, dict)]
+    body["servers"] = [
+        row_times_in_utc(s.custom_status) for s in running if isinstance(s.custom_status, dict)
+    ]
     return body
 
 
@@ -204,13 +285,52 @@ async def cancel_export(
     return json_response({"runId": run_id, "canceling": True}, 202)
 
 
-@_on_run("exports/{runId}/retry-failed", "POST", show_input=True)
-async def retry_failed(
+class _Refused(Exception):
+    """A request refused with ``answer``."""
+
+    def __init__(self, answer: func.HttpResponse) -> None:
+        super().__init__(answer.status_code)
+        self.answer = answer
+
+
+async def _retry_target(
+    client: df.DurableOrchestrationClient, run_id: str, new_sas: Any
+) -> TargetInput:
+    """The sealed target of a retry of an export run: the new one the body gave, sealed now;
+    else the original, when it is still kept and the current ``SAS_SEALING_KEY`` still opens it
+    (a retry that could not open it would fail every server at its first submission)."""
+    try:
+        sealer = Sealer.from_env()
+    except SettingsError as err:
+        logger.error("cannot start a retry: %s", err)
+        raise _Refused(error_response(500, err.code, err.message)) from err
+    if new_sas is not None:
+        return {"sealedTarget": sealer.seal(new_sas)}
+    kept = await read_target(client, run_id)
+    why = "its history was purged"
+    if kept is not None:
+        try:
+            sealer.open(kept["sealedTarget"])
+        except UnsealError as err:
+            why = err.message
+        else:
+            return {"sealedTarget": kept["sealedTarget"]}
+    message = f"the export target of run {run_id} cannot be used: {why}; give a new target"
+    raise _Refused(error_response(409, "TargetUnavailable", message))
+
+
+async def _plan_retry(
     req: func.HttpRequest, client: df.DurableOrchestrationClient, run_id: str, status: Any
-) -> func.HttpResponse:
-    """A new run for the Failed and TimedOut servers of a finished run, same target."""
+) -> tuple[str, FleetJob, TargetInput | None]:
+    """The retry to start (its id, job and target), or ``_Refused`` saying why not."""
+    try:
+        asked = parse_retry(_read_body(req), has_body=bool(req.get_body()))
+    except InvalidRequest as err:
+        raise _Refused(_invalid(err)) from err
     if status.runtime_status is not OrchestrationRuntimeStatus.Completed:
-        return error_response(409, "RunNotFinished", f"run {run_id} is {_status_name(status)}")
+        raise _Refused(
+            error_response(409, "RunNotFinished", f"run {run_id} is {_status_name(status)}")
+        )
     output = status.output if isinstance(status.output, dict) else {}
     failed = [
         row["id"]
@@ -218,16 +338,53 @@ async def retry_failed(
         if row.get("status") in (report.FAILED, report.TIMED_OUT)
     ]
     if not failed:
-        return error_response(409, "NothingToRetry", f"run {run_id} has no failed servers")
+        raise _Refused(error_response(409, "NothingToRetry", f"run {run_id} has no failed servers"))
     original = cast(
         FleetJob, status.input_ if isinstance(status.input_, dict) else json.loads(status.input_)
     )
     backup = original["request"].get("operation") == BACKUP
-    target = None if backup else await read_target(client, run_id)
-    if target is None and not backup:
-        return error_response(
-            409, "TargetUnavailable", f"the export target of run {run_id} is no longer kept"
-        )
-    new_id = new_run_id()
-    await start_run(client, new_id, retry_job(new_id, original, failed), target)
+    if backup and asked.sas_uris is not None:
+        why = f"is not taken by a retry of run {run_id}, a backup run (its backups have no target)"
+        raise _Refused(_invalid(InvalidRequest({"target": why})))
+    slot = await retry_slot(client, run_id)
+    if slot.running is not None:
+        raise _Refused(_retry_running(run_id, slot.running))
+    if slot.next_id is None:
+        message = f"run {run_id} was retried {MAX_RETRIES} times; retry its last retry instead"
+        raise _Refused(error_response(409, "TooManyRetries", message, runId=slot.last_id))
+    target = None if backup else await _retry_target(client, run_id, asked.sas_uris)
+    job = retry_job(slot.next_id, original, failed)
+    if asked.sas_uris is not None:
+        job["sasCount"] = len(asked.sas_uris)
+        job["request"]["sasUriCount"] = len(asked.sas_uris)
+    return slot.next_id, job, target
+
+
+@_on_run("exports/{runId}/retry-failed", "POST", show_input=True)
+async def retry_failed(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient, run_id: str, status: Any
+) -> func.HttpResponse:
+    """A new run for the Failed and TimedOut servers of a finished run: the same target, or the
+    new one the body gives; at most one retry of a run at a time (``triggers.retries``)."""
+    try:
+        new_id, job, target = await _plan_retry(req, client, run_id, status)
+    except _Refused as refused:
+        return refused.answer
+    try:
+        await start_run(client, new_id, job, target)
+    except Exception:
+        # Another request started this retry first: the host keeps one running instance per id.
+        if _status_name(await client.get_status(new_id)) is not None:
+            return _retry_running(run_id, new_id)
+        raise
+    logger.info("started retry %s of run %s", new_id, run_id, extra={"run_id": new_id})
     return client.create_check_status_response(req, new_id)
+
+
+def _retry_running(run_id: str, retry_id: str) -> func.HttpResponse:
+    return error_response(
+        409,
+        "RetryRunning",
+        f"retry {retry_id} of run {run_id} is running; one retry of a run at a time",
+        runId=retry_id,
+    )

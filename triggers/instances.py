@@ -3,17 +3,28 @@
 The Durable extension answers an instance query with at most one page (``top``, 100 by default)
 and an ``x-ms-continuation-token`` header naming the next one
 (azure-functions-durable-extension ``HttpApiHandler.cs``, ``HandleGetStatusRequestAsync``;
-``OrchestrationStatusQueryCondition.PageSize``); on Azure Storage a page may hold no rows and
-still carry a token. The SDK's ``get_status_by`` reads the first page only
-(azure-functions-durable 1.7, ``DurableOrchestrationClient.get_status_by``). The app avoids
-instance queries where a known instance id serves (shards, the schedule, cancel); where it needs
-one (the running servers of a run, for progress) it reads every page here.
+``OrchestrationStatusQueryCondition.PageSize``: "Requests may return fewer records than the
+specified page size, even if there are more records"); on Azure Storage a page may hold no rows
+and still carry a token. The SDK's ``get_status_by`` and ``get_status_all`` read the first page
+only (azure-functions-durable 1.7, ``DurableOrchestrationClient.get_status_by``: one
+``_get_async_request``, no token; Azure/azure-functions-durable-python#580 and #477). The app
+avoids instance queries where a known instance id serves (shards, the schedule, cancel, a run's
+retries); where it needs one (the running servers of a run, for progress; the list of runs) it
+reads the pages here.
+
+The filters are the handler's query parameters: ``instanceIdPrefix`` (on Azure Storage a range
+of partition keys), ``createdTimeFrom`` / ``createdTimeTo`` (created at or after / at or before:
+``GreaterThanOrEqual`` / ``LessThanOrEqual`` in DurableTask.AzureStorage
+``OrchestrationInstanceStatusQueryCondition``), ``runtimeStatus`` (comma-separated) and
+``showInput``. Rows come in instance id order on Azure Storage (the Instances table is keyed by
+instance id), never by time.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -55,6 +66,48 @@ def _page(url: str, token: str | None) -> tuple[list[Any], str | None]:
     return rows, following if following and following.lower() != "null" else None
 
 
+def _query_time(value: datetime) -> str:
+    """A time as the handler's ``DateTime.TryParse`` reads it: ISO 8601, UTC, with a ``Z``."""
+    moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+async def query_pages(
+    client: df.DurableOrchestrationClient,
+    *,
+    prefix: str | None = None,
+    statuses: Sequence[OrchestrationRuntimeStatus] = (),
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    show_input: bool = False,
+    page_size: int = PAGE_SIZE,
+    max_pages: int = MAX_PAGES,
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """The raw status rows of every instance matching the filters, a page at a time (a page may
+    be empty and still not the last).
+
+    Raises:
+        QueryFailed: the host refused a page, or the pages did not end within ``max_pages``.
+    """
+    query = {"top": str(page_size), "showInput": "true" if show_input else "false"}
+    if prefix:
+        query["instanceIdPrefix"] = prefix
+    if statuses:
+        query["runtimeStatus"] = ",".join(s.value for s in statuses)
+    if created_from is not None:
+        query["createdTimeFrom"] = _query_time(created_from)
+    if created_to is not None:
+        query["createdTimeTo"] = _query_time(created_to)
+    url = f"{_rpc_base_url(client)}instances/?{urlencode(query)}"
+    token: str | None = None
+    for _ in range(max_pages):
+        rows, token = await asyncio.to_thread(_page, url, token)
+        yield [row for row in rows if isinstance(row, dict)]
+        if token is None:
+            return
+    raise QueryFailed(f"instance query {query} did not end within {max_pages} pages")
+
+
 async def query_instances(
     client: df.DurableOrchestrationClient,
     *,
@@ -67,15 +120,7 @@ async def query_instances(
     Raises:
         QueryFailed: the host refused a page, or the pages did not end within ``MAX_PAGES``.
     """
-    query = {"instanceIdPrefix": prefix, "top": str(page_size)}
-    if statuses:
-        query["runtimeStatus"] = ",".join(s.value for s in statuses)
-    url = f"{_rpc_base_url(client)}instances/?{urlencode(query)}"
     found: list[DurableOrchestrationStatus] = []
-    token: str | None = None
-    for _ in range(MAX_PAGES):
-        rows, token = await asyncio.to_thread(_page, url, token)
+    async for rows in query_pages(client, prefix=prefix, statuses=statuses, page_size=page_size):
         found.extend(DurableOrchestrationStatus.from_json(row) for row in rows)
-        if token is None:
-            return found
-    raise QueryFailed(f"instance query for {prefix!r} did not end within {MAX_PAGES} pages")
+    return found

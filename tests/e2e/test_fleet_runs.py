@@ -305,6 +305,7 @@ def test_http_functions_require_a_function_key(stack: Stack) -> None:
         "exports/{runId}",
         "exports/{runId}/cancel",
         "exports/{runId}/retry-failed",
+        "health",
     }
     assert all(f.http and f.http.auth_level.lower() == "function" for f in routes)
 

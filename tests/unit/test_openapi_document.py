@@ -33,14 +33,18 @@ from mysqlexport.request import (
     TOP_LEVEL_FIELDS,
     parse_request,
 )
+from triggers.health import CHECK_NAMES
+from triggers.listing import DEFAULT_TOP, MAX_TOP, NEXT_PAGE_PARAMETER, STATUSES
+from triggers.retries import MAX_RETRIES, RETRY_FIELDS, parse_retry, retry_run_id
 from workflow.instance_ids import RUN_ID_SHAPE, new_run_id
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "api" / "openapi.json"
 ROUTES = {
-    "/exports": {"post"},
+    "/exports": {"get", "post"},
     "/exports/{runId}": {"get"},
     "/exports/{runId}/cancel": {"post"},
     "/exports/{runId}/retry-failed": {"post"},
+    "/health": {"get"},
 }
 
 
@@ -87,10 +91,20 @@ def test_the_answers_of_each_route(doc: dict[str, Any]) -> None:
         for method in methods
     }
     assert answers == {
+        ("/exports", "get"): {"200", "400", "401", "503"},
         ("/exports", "post"): {"202", "400", "401", "413", "500"},
         ("/exports/{runId}", "get"): {"200", "401", "404", "503"},
         ("/exports/{runId}/cancel", "post"): {"202", "401", "404", "409"},
-        ("/exports/{runId}/retry-failed", "post"): {"202", "401", "404", "409"},
+        ("/exports/{runId}/retry-failed", "post"): {
+            "202",
+            "400",
+            "401",
+            "404",
+            "409",
+            "413",
+            "500",
+        },
+        ("/health", "get"): {"200", "401", "503"},
     }
     for path, method in (("/exports", "post"), ("/exports/{runId}/retry-failed", "post")):
         started = paths[path][method]["responses"]["202"]
@@ -109,6 +123,10 @@ def test_the_run_id_pattern_is_the_one_the_routes_check(doc: dict[str, Any]) -> 
             assert parameter["pattern"] == pattern
             assert re.fullmatch(RUN_ID_SHAPE, parameter["x-example"])
     assert doc["definitions"]["CheckStatus"]["properties"]["id"]["pattern"] == pattern
+    assert doc["definitions"]["RunListItem"]["properties"]["runId"]["pattern"] == pattern
+    assert doc["definitions"]["ErrorDetail"]["properties"]["runId"]["pattern"] == pattern
+    for attempt in (1, 2, MAX_RETRIES):
+        assert re.fullmatch(pattern, retry_run_id(new_run_id("sched"), attempt))
     assert re.search(pattern, new_run_id()) and re.search(pattern, new_run_id("sched"))
 
 
@@ -137,3 +155,53 @@ def test_the_example_request_is_valid(doc: dict[str, Any]) -> None:
     example = doc["definitions"]["ExportRequest"]["example"]
     request = parse_request(example)
     assert request.dry_run  # the example starts nothing heavier than validateBackup
+
+
+def _parameters(doc: dict[str, Any], path: str, method: str) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in doc["paths"][path][method].get("parameters", [])}
+
+
+def test_the_list_parameters_are_the_ones_the_route_reads(doc: dict[str, Any]) -> None:
+    listing = doc["paths"]["/exports"]["get"]
+    parameters = _parameters(doc, "/exports", "get")
+    assert set(parameters) == {
+        "runtimeStatus",
+        "createdTimeFrom",
+        "createdTimeTo",
+        "top",
+        NEXT_PAGE_PARAMETER,
+    }
+    assert all(p["in"] == "query" and not p["required"] for p in parameters.values())
+    status = parameters["runtimeStatus"]
+    assert status["collectionFormat"] == "csv" and status["items"]["enum"] == list(STATUSES)
+    top = parameters["top"]
+    assert (top["minimum"], top["maximum"], top["default"]) == (1, MAX_TOP, DEFAULT_TOP)
+    assert parameters["createdTimeFrom"]["format"] == parameters["createdTimeTo"]["format"]
+    assert parameters["createdTimeFrom"]["format"] == "date-time"
+    # Logic Apps (and AutoRest) follow a page's nextLink with x-ms-pageable
+    assert listing["x-ms-pageable"] == {"nextLinkName": "nextLink"}
+    page = doc["definitions"]["RunList"]["properties"]
+    assert {"value", "nextLink", NEXT_PAGE_PARAMETER} <= set(page)
+
+
+def test_the_retry_body_takes_what_the_route_takes(doc: dict[str, Any]) -> None:
+    retry = doc["paths"]["/exports/{runId}/retry-failed"]["post"]
+    (body,) = retry["parameters"]
+    assert body["in"] == "body" and body["required"] is False
+    schema = doc["definitions"]["RetryRequest"]
+    assert set(schema["properties"]) == RETRY_FIELDS and schema["additionalProperties"] is False
+    assert schema["properties"]["target"] == {"$ref": "#/definitions/Target"}
+    assert str(MAX_RETRIES) in retry["responses"]["409"]["description"]
+
+
+def test_the_retry_example_is_a_valid_retry(doc: dict[str, Any]) -> None:
+    example = doc["definitions"]["RetryRequest"]["example"]
+    assert parse_retry(example, has_body=True).sas_uris is not None
+
+
+def test_the_health_checks_are_the_ones_the_route_runs(doc: dict[str, Any]) -> None:
+    check = doc["definitions"]["HealthCheck"]["properties"]["name"]
+    assert tuple(check["enum"]) == CHECK_NAMES
+    answers = doc["paths"]["/health"]["get"]["responses"]
+    assert answers["200"]["schema"] == answers["503"]["schema"]
+    assert "security" not in doc["paths"]["/health"]["get"]  # the function key, as every route
