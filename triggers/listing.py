@@ -10,7 +10,7 @@ task hub backwards in time, in slices:
 
 * the first slice is the last hour before the cursor (or before now); each further slice is
   twice as long as the one before, until the slices hold more runs than the page takes, reach
-  ``createdTimeFrom``, or a slice is empty and nothing older exists (one probe query);
+  ``createdTimeFrom`` (or 1970), or a slice is empty and nothing older exists (one probe query);
 * each slice is read to its last page (``triggers.instances.query_pages``: tokens followed,
   empty pages included), its runs sorted newest first by ``(createdTime, runId)``;
 * one request reads at most ``SCAN_BUDGET`` rows of the task hub. When a slice would take more,
@@ -65,6 +65,8 @@ MAX_SLICES: Final = 40
 MARGIN: Final = timedelta(seconds=2)
 #: The runtime statuses a run can be listed by (the SDK's names, which the host takes).
 STATUSES: Final = {status.value: status for status in OrchestrationRuntimeStatus}
+#: No instance of a task hub was created before this: the slices end here at the latest.
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 #: RFC 3339 ``date-time`` (what ``format: date-time`` means in the API's document).
 _DATE_TIME = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
@@ -308,19 +310,23 @@ async def find_runs(
         QueryFailed: the host did not answer a page.
     """
     scan = _Scan(client, query)
-    floor = query.created_from
+    floor = EPOCH if query.created_from is None else max(query.created_from, EPOCH)
     found: list[_Found] = []
     width = query.cursor.width if query.cursor else FIRST_SLICE_SECONDS
     high: datetime | None = None  # the top of the slice (exclusive); None for the first
     anchor = now if scan.upper is None else min(scan.upper, now)
     for _ in range(MAX_SLICES):
-        low = anchor - timedelta(seconds=width)
-        last = floor is not None and low <= floor
-        piece = _Slice(floor if last and floor is not None else low, high)
+        span = (anchor - floor).total_seconds()
+        last = width >= span
+        piece = _Slice(floor if last else anchor - timedelta(seconds=width), high)
         narrowest = width <= MIN_SLICE_SECONDS
+        fresh = scan.spent == 0
         answer = await scan.read(piece, None if narrowest else max(0, budget - scan.spent))
-        if answer is None:  # more rows than this request may read: resume here, narrower
-            return _rows(found), _resume(query.cursor, high, max(MIN_SLICE_SECONDS, width / 4))
+        if answer is None:  # more rows than this request may read: resume at this slice
+            # narrower when the slice alone held too many rows, as wide when the budget had
+            # gone on the slices before it
+            resume_width = max(MIN_SLICE_SECONDS, width / 4) if fresh else width
+            return _rows(found), _resume(query.cursor, high, resume_width)
         runs, rows = answer
         found.extend(runs)
         if len(found) > query.top or last:

@@ -205,20 +205,27 @@ def test_scheduled_runs_are_listed_but_not_the_schedules_own_instance(stack: Sta
 
 
 def test_a_small_scan_budget_ends_pages_early_and_loses_nothing(stack: Stack) -> None:
-    """A page ends where the request's reading of the task hub does; the token resumes there."""
-    started = dry_runs(stack, 4)
+    """A page ends where the request's reading of the task hub does, short or even empty, and
+    its token resumes there: following the tokens gives every run once, newest first."""
+    started = dry_runs(stack, 6)
     client = client_of(stack)
-    now = datetime.now(UTC)
+    now = datetime.fromtimestamp(stack.clock.now() + 1, UTC)
     whole, following = asyncio.run(find_runs(client, _query(top=100), now))
     assert [r["instanceId"] for r in whole] == started[::-1] and following is None
-    found: list[str] = []
-    cursor: Cursor | None = None
-    for _ in range(200):
-        rows, cursor = asyncio.run(find_runs(client, _query(cursor=cursor), now, budget=3))
-        found.extend(r["instanceId"] for r in rows)
-        if cursor is None:
-            break
-    assert found == started[::-1]
+    for budget in (4, 12, 40):
+        found: list[str] = []
+        short = 0
+        cursor: Cursor | None = None
+        for _ in range(1000):
+            rows, cursor = asyncio.run(find_runs(client, _query(cursor=cursor), now, budget=budget))
+            found.extend(r["instanceId"] for r in rows)
+            short += cursor is not None and len(rows) < 2
+            if cursor is None:
+                break
+        assert found == started[::-1], budget
+        if budget == 4:
+            assert short > 0  # pages ended before they were full, and went on
+        assert cursor is None
 
 
 def test_the_slices_reach_back_from_a_clock_far_ahead(stack: Stack) -> None:
