@@ -470,6 +470,23 @@ def test_the_total_is_known_from_the_first_progress_answer(stack: Stack) -> None
     stack.follow(started.headers["Location"])
 
 
+def test_the_total_is_known_before_the_runs_first_episode(stack: Stack) -> None:
+    """A run the host has not run yet (Pending, no custom status): the total is the request's
+    servers, de-duplicated, and the phase is its first step. The instance is put in devhost's
+    store without a dispatch, so the answer is read before any episode, however fast the host."""
+    run_id = new_run_id()
+    named = [server_id("orders-db", "ProdGroup"), server_id("orders-db", "prodgroup")]
+    request = parse_request({"servers": named, "target": {"sasUriList": [SAS]}})
+    job = fleet_job(run_id, request, Settings.from_env())
+    stack.host.store.create_instance(
+        instance_id=run_id, name="export_fleet", input_text=json.dumps(job), timestamp=0.0
+    )
+    progress = stack.api("GET", f"exports/{run_id}").json()
+    assert progress["runtimeStatus"] == "Pending" and progress["phase"] == "resolving"
+    assert progress["summary"]["total"] == 1 and progress["summary"]["pending"] == 1
+    stack.host.terminate(run_id)
+
+
 def test_a_discovery_run_says_resolving_with_no_total_until_listed(stack: Stack) -> None:
     stack.emu.set_faults(Faults(error_503=1.0, kinds=frozenset({Kind.LIST_SERVERS})))
     with stack.host.hold_clock():  # the listing's retry waits on a durable timer: held
