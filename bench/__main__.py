@@ -72,9 +72,10 @@ FULL = Plan(
     cost_concurrency=200,
     throttling=(1000, 200),
     # 5a: the spec example's answer (202, Location only), 20 servers a slot as in scenario 1
-    # (at 10 a slot the plan alone ends 5 % past the bound, exports too), in about a third of
-    # its time; 5b, 5c: the other modes that poll, small (their figure is GETs per server)
-    backups=(("location", 400, 20), ("async-operation", 20, 2), ("created", 20, 2)),
+    # (at 10 a slot the plan alone ends 5 % past the bound, exports too: 1.049 at 500 / 50);
+    # 200 / 10 gave 1.015 in 22 s, 400 / 20 1.013 in 57-64 s (make bench ran 11 minutes at a
+    # load of 5-10). 5b, 5c: the other modes that poll, small: their figure is GETs per server
+    backups=(("location", 200, 10), ("async-operation", 12, 2), ("created", 12, 2)),
 )
 QUICK = Plan(
     makespan=(60, 6),
@@ -119,9 +120,9 @@ def peer_batches(plan: Plan) -> list[list[Job]]:
 
 def jobs_of(plan: Plan, only: Sequence[str]) -> tuple[list[list[Job]], list[Job]]:
     """(batches of real-time jobs, virtual-clock jobs) of ``plan``; the virtual jobs in the
-    order that packs two workers best by the last full run (at 2026-11-29's load: throttling
-    then makespan on one, 177 + 180 s; cost at 10,000, 310 s, then the largest backup run, 57 s,
-    on the other; then the smaller cost sizes and the small backup runs, 34 + 12 + 3 s)."""
+    order that packs two workers best by the last full runs (at a load of 5-10: throttling then
+    makespan on one, 183 + 180 s; cost at 10,000, 316 s, then the largest backup run on the
+    other; then the smaller cost sizes, 43 s, and the small backup runs)."""
     real = peer_batches(plan) if "peers" in only else []
     throttling: list[Job] = []
     if "throttling" in only:
