@@ -69,7 +69,7 @@ def _page(url: str, token: str | None) -> tuple[list[Any], str | None]:
 def _query_time(value: datetime) -> str:
     """A time as the handler's ``DateTime.TryParse`` reads it: ISO 8601, UTC, with a ``Z``."""
     moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 async def query_pages(

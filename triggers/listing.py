@@ -67,6 +67,8 @@ MARGIN: Final = timedelta(seconds=2)
 STATUSES: Final = {status.value: status for status in OrchestrationRuntimeStatus}
 #: No instance of a task hub was created before this: the slices end here at the latest.
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+#: Past this a bound is left out of the host's query (it could not be widened by ``MARGIN``).
+LATEST: Final = datetime(9999, 12, 31, tzinfo=UTC)
 #: RFC 3339 ``date-time`` (what ``format: date-time`` means in the API's document).
 _DATE_TIME = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
@@ -136,7 +138,10 @@ def parse_time(text: str) -> datetime:
     if dot:  # at most six fractional digits for fromisoformat (the host writes seven)
         digits = tail[:-6]
         value = f"{head}.{(digits + '000000')[:6]}{tail[-6:]}"
-    return datetime.fromisoformat(value).astimezone(UTC)
+    try:
+        return datetime.fromisoformat(value).astimezone(UTC)
+    except OverflowError as err:  # 0001-01-01T00:00:00+01:00 is before the year 1 in UTC
+        raise ValueError("is out of range") from err
 
 
 def _statuses(raw: str | None, problems: dict[str, str]) -> frozenset[OrchestrationRuntimeStatus]:
@@ -254,7 +259,7 @@ class _Scan:
             self.client,
             statuses=self.statuses,
             created_from=piece.low - MARGIN,
-            created_to=None if high is None else high + MARGIN,
+            created_to=None if high is None or high > LATEST else high + MARGIN,
             page_size=SCAN_PAGE_SIZE,
         ):
             rows += len(page)
@@ -273,7 +278,7 @@ class _Scan:
         async for page in query_pages(
             self.client,
             statuses=self.statuses,
-            created_from=self.query.created_from,
+            created_from=max(self.query.created_from or EPOCH, EPOCH),
             created_to=before,
             page_size=1,
         ):

@@ -55,7 +55,10 @@ def utc_time(value: datetime | str | None) -> str | None:
             return value
     else:
         moment = value
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # before the year 1 in UTC: kept as given
+        return value if isinstance(value, str) else value.isoformat()
     return moment.isoformat().replace("+00:00", "Z")
 
 

@@ -42,6 +42,7 @@ SAS = "https://acct.blob.core.windows.net/backups?sv=2022-11-02&sr=c&sp=rcw&sig=
         ("2026-11-29T06:07:22+02:00", "2026-11-29T04:07:22Z"),
         ("2026-11-29T04:07:22.000000Z", "2026-11-29T04:07:22.000000Z"),  # already so: as given
         ("not a time", "not a time"),
+        ("0001-01-01T00:00:10+09:00", "0001-01-01T00:00:10+09:00"),  # before the year 1 in UTC
         (None, None),
     ],
 )
@@ -91,6 +92,8 @@ def test_rfc_3339_date_times_are_read(text: str) -> None:
         "yesterday",
         "",
         "\uff12\uff10\uff12\uff16-11-29T04:07:22Z",  # fullwidth digits
+        "0001-01-01T00:00:10+09:00",  # before the year 1 in UTC (a fuzzer found it a 500)
+        "0000-01-01T00:00:00Z",
     ],
 )
 def test_other_times_are_refused(text: str) -> None:
