@@ -9,7 +9,7 @@ extension's HttpApiHandler with the same routes and status codes, reproduced her
 * ``GET instances/{id}`` -> 202 + ``Location`` + ``Retry-After: 5`` while Pending/Running/
   ContinuedAsNew, 200 when Completed/Terminated/Failed, 404 unknown.
 * ``GET instances/`` (filters) -> 200 with one page of the list (below); ``DELETE
-  instances/{id}`` / ``instances/`` purge (by query: every match at once, not paged).
+  instances/{id}`` / ``instances/`` purge (below).
 * ``POST instances/{id}/terminate|restart``, ``instances/{id}/raiseEvent/{event}``.
 Suspend, resume, rewind and entities answer 501 (not emulated).
 
@@ -24,6 +24,27 @@ Tables gives at most 1,000 rows per answer and may answer a page with no rows an
 (a query timeout or partition boundary: learn.microsoft.com/rest/api/storageservices/
 query-timeout-and-pagination); ``QueryPaging(empty_pages=True)`` makes devhost do that on every
 other page, so a test can show that a caller follows tokens rather than stopping at an empty page.
+
+Purges answer as the extension's handler does over the Azure Storage provider
+(``HttpApiHandler.HandleDeleteHistoryByIdRequestAsync`` and
+``HandleDeleteHistoryWithFiltersRequestAsync`` in azure-functions-durable-extension;
+``AzureTableTrackingStore.PurgeInstanceHistoryAsync`` and ``DeleteHistoryAsync`` in
+Azure/durabletask's DurableTask.AzureStorage). A purge deletes an
+instance's history and state (its Instances row) and nothing else: no sub-orchestration of it
+(they are instances of their own, purged when a filter matches them or by their own id).
+
+* ``DELETE instances/{id}`` -> 404 for an unknown id, else 200 ``{"instancesDeleted": 1}``
+  whatever the instance's status: the provider deletes a running instance too.
+* ``DELETE instances/?createdTimeFrom=...[&createdTimeTo=...][&runtimeStatus=a,b]`` -> 400 (a JSON
+  string) without a ``createdTimeFrom`` that parses; ``createdTimeTo`` defaults to the host's now;
+  both bounds are inclusive (``ge`` / ``le``). Each ``runtimeStatus`` value is parsed into
+  DurableTask.Core's ``OrchestrationStatus`` as ``Enum.TryParse`` does (case-sensitive name or a
+  number; others are dropped), then the provider keeps only Completed, Terminated, Canceled and
+  Failed. When none is left (no ``runtimeStatus``, or only unfinished or misspelt ones) the query
+  has no status condition at all, and every instance created in the range is deleted, running
+  ones included; a caller that means "finished only" must name the finished statuses. The answer
+  is 200 ``{"instancesDeleted": n}``, or 404 with no body when nothing matched (the Python SDK
+  reads that 404 as ``instances_deleted == 0``).
 """
 
 from __future__ import annotations
@@ -36,7 +57,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 from urllib.parse import unquote
 
 from devhost.client_binding import DurableEndpoints
@@ -184,6 +205,43 @@ def _time(query: Mapping[str, Sequence[str]], name: str) -> float | None:
         return parse_timestamp(text)
     except ValueError:
         return None
+
+
+#: DurableTask.Core ``OrchestrationStatus`` names in value order (``Running`` is 0): what the purge
+#: handler parses ``runtimeStatus`` into (``Enum.TryParse``: a case-sensitive name or a number).
+_ORCHESTRATION_STATUS: Final = (
+    "Running",
+    "Completed",
+    "ContinuedAsNew",
+    "Failed",
+    "Canceled",
+    "Terminated",
+    "Pending",
+    "Suspended",
+)
+#: The statuses the Azure Storage provider's purge keeps from the request (the rest it drops).
+_PURGEABLE: Final = frozenset({"Completed", "Terminated", "Canceled", "Failed"})
+_NUMBER = re.compile(r"^[+-]?\d+$")
+
+
+def _purge_statuses(query: Mapping[str, Sequence[str]]) -> frozenset[RuntimeStatus] | None:
+    """The status condition of a purge by filter; None for none (every status matches).
+
+    ``Canceled`` is kept as the provider keeps it, but no devhost instance has that status: a
+    request for it alone has a condition that nothing matches.
+    """
+    named: set[str] = set()
+    for value in query.get("runtimeStatus", []):
+        for part in value.split(","):
+            text = part.strip()
+            if text in _ORCHESTRATION_STATUS:
+                named.add(text)
+            elif _NUMBER.match(text) and 0 <= int(text) < len(_ORCHESTRATION_STATUS):
+                named.add(_ORCHESTRATION_STATUS[int(text)])
+    kept = named & _PURGEABLE
+    if not kept:
+        return None
+    return frozenset(status for status in RuntimeStatus if status.value in kept)
 
 
 def _statuses(query: Mapping[str, Sequence[str]]) -> list[RuntimeStatus] | None:
@@ -381,11 +439,13 @@ class DurableHttpApi:
         )
 
     def _purge(self, instance_id: str) -> ApiResponse:
+        """``DELETE instances/{id}``: any status, the instance alone (module docstring)."""
         if not self._engine().store.purge(instance_id):
             return ApiResponse(404)
         return ApiResponse.json(200, {"instancesDeleted": 1})
 
     def _purge_where(self, query: Mapping[str, Sequence[str]]) -> ApiResponse:
+        """``DELETE instances/?createdTimeFrom=...``: every match at once (module docstring)."""
         created_from = _time(query, "createdTimeFrom")
         if created_from is None:
             return ApiResponse.json(400, "Please provide value for 'createdTimeFrom' parameter.")
@@ -394,7 +454,7 @@ class DurableHttpApi:
         deleted = engine.store.purge_where(
             created_from=created_from,
             created_to=engine.clock.now() if created_to is None else created_to,
-            statuses=_statuses(query),
+            statuses=_purge_statuses(query),
         )
         if deleted == 0:
             return ApiResponse(404)

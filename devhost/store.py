@@ -419,7 +419,9 @@ class Store:
             instance.pending.append(PendingEvent(event, None))
 
     def purge(self, instance_id: str) -> bool:
-        """Delete an instance and its history; return whether it existed."""
+        """Delete an instance and its history, whatever its status (the Azure Storage provider's
+        purge by id does not look at it); return whether it existed. Its sub-orchestrations
+        stay: they are instances of their own."""
         with self._lock:
             return self._instances.pop(instance_id, None) is not None
 
@@ -430,7 +432,12 @@ class Store:
         created_to: float | None,
         statuses: Iterable[RuntimeStatus] | None,
     ) -> int:
-        """Delete every instance matching the filters; return how many were deleted."""
+        """Delete every instance matching the filters; return how many were deleted.
+
+        ``created_from`` and ``created_to`` are inclusive; ``statuses`` None is no status
+        condition (every status, running ones too). Which statuses a purge request may name is
+        the API's rule (``devhost.management``), not the store's.
+        """
         wanted = None if statuses is None else frozenset(statuses)
         with self._lock:
             doomed = [
@@ -534,6 +541,10 @@ class Store:
     def _continue_as_new(self, instance: Instance, commit: EpisodeCommit) -> None:
         survivors = [pending for pending in instance.pending if pending.execution_id is None]
         instance.execution_id = uuid.uuid4().hex
+        # The new execution's ExecutionStarted sets the instance's CreatedTime, as the Azure
+        # Storage provider writes it (AzureTableTrackingStore.UpdateStateAsync, Azure/durabletask):
+        # status answers, queries and purges by creation time see the latest execution's start.
+        instance.created_time = commit.timestamp
         instance.input_text = commit.continue_as_new_input
         instance.history = []
         instance.completed_ids = set()
