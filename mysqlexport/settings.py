@@ -49,6 +49,9 @@ def origin_of(url: str) -> tuple[str, str, int]:
     return scheme, (parts.hostname or "").lower(), port
 
 
+#: The longest ``HISTORY_RETENTION_DAYS`` may be (ten years).
+MAX_RETENTION_DAYS: Final = 3650.0
+
 #: The polling rules' own bounds (``lro.PollPolicy``) are the settings' defaults.
 _POLL: Final = PollPolicy()
 
@@ -80,6 +83,9 @@ class Settings:
     #: The Durable SDK's history timestamps parsed with ``fromisoformat`` first
     #: (``orchestrators/replay_speed.py``; read when the orchestrators are imported).
     fast_history_timestamps: bool = True
+    #: Days the task hub keeps a finished instance's history (``triggers/retention.py``
+    #: purges older ones every night); 0 keeps everything.
+    history_retention_days: int = 30
 
     @property
     def arm_origin(self) -> tuple[str, str, int]:
@@ -174,6 +180,7 @@ _PARSED: Final = (
     ("BATCH_MAX_SERVERS", "batch_max_servers", _number(1.0, 16.0)),
     ("POLL_HOMING", "poll_homing", switch),
     ("FAST_HISTORY_TIMESTAMPS", "fast_history_timestamps", switch),
+    ("HISTORY_RETENTION_DAYS", "history_retention_days", _number(0.0, MAX_RETENTION_DAYS)),
 )
 
 

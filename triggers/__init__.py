@@ -1,7 +1,8 @@
-"""Entry points: the HTTP API (users and Logic Apps) and the schedule. Thin glue: parse, seal,
-start or query orchestrations, answer JSON."""
+"""Entry points: the HTTP API (users and Logic Apps), the schedule and the nightly history purge.
+Thin glue: parse, seal, start or query orchestrations, answer JSON."""
 
 from triggers.http_api import bp as http_bp
+from triggers.retention import bp as retention_bp
 from triggers.schedule import bp as schedule_bp
 
-__all__ = ["http_bp", "schedule_bp"]
+__all__ = ["http_bp", "retention_bp", "schedule_bp"]
