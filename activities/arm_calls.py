@@ -67,7 +67,8 @@ def list_scope(payload: Scope, client: ArmClient) -> ScopeListing:
     """
     subscription = str(payload["subscription"])
     groups: list[str | None] = list(payload.get("resourceGroups") or []) or [None]
-    allowed = {s.lower() for s in payload.get("states") or DEFAULT_STATES}
+    states = list(payload.get("states") or DEFAULT_STATES)
+    allowed = {s.lower() for s in states}
     wanted_tags = {str(k).lower(): v for k, v in (payload.get("tags") or {}).items()}
     servers: list[tuple[str, int | None]] = []
     skipped: list[report.ServerRow] = []
@@ -91,7 +92,7 @@ def list_scope(payload: Scope, client: ArmClient) -> ScopeListing:
                         error={
                             "code": "ServerStateNotAllowed",
                             "message": f"server state is {info.state}; the request takes "
-                            f"servers in state {', '.join(payload.get('states') or DEFAULT_STATES)}",
+                            f"servers in state {', '.join(states)}",
                         },
                     )
                 )
