@@ -11,6 +11,13 @@ or 404 for none, which the SDK reads as 0 (azure-functions-durable-extension
 Azure Storage provider keeps only finished ones from the request, and a request with none has no
 status condition and deletes running instances too (``devhost.management`` cites the source).
 Purging again is harmless, so a retried activity is too.
+
+The work is bounded by the host, not here: the Azure Storage provider deletes the matches a page
+of 100 at a time, a share of its storage concurrency at once, until none is left. Night after
+night that is one day's runs. The first purge of an old task hub may take longer than the SDK
+waits for an answer (240 s, ``http_utils._get_session`` in azure-functions-durable 1.7): then the
+activity fails (the ``history-purge`` instance shows it) while the host goes on deleting (the
+handler passes the request no cancellation), and the next night's purge finds the rest.
 """
 
 from __future__ import annotations
