@@ -74,13 +74,9 @@ class Check:
         return out
 
 
-class CheckFailed(Exception):
-    """A check's failure as the answer names it."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+def _failure(code: str, message: str) -> ExportError:
+    """A check's failure as the answer names it (the message redacted)."""
+    return ExportError(message, code=code)
 
 
 def _failed(name: str, code: str, message: str) -> Check:
@@ -91,8 +87,6 @@ async def _run(name: str, check: Callable[[], Awaitable[str]]) -> Check:
     """Run one check, bounded by ``CHECK_SECONDS``: every way it can fail is its verdict."""
     try:
         message = await asyncio.wait_for(check(), CHECK_SECONDS)
-    except CheckFailed as err:
-        return _failed(name, err.code, err.message)
     except ExportError as err:
         return _failed(name, err.code, err.message)
     except TimeoutError:
@@ -118,7 +112,7 @@ async def _schedule_request() -> str:
     try:
         body = json.loads(raw)
     except ValueError as err:
-        raise CheckFailed(
+        raise _failure(
             "InvalidSettings", f"EXPORT_SCHEDULE_REQUEST is not JSON ({type(err).__name__})"
         ) from err
     request = parse_request(body)
@@ -129,7 +123,7 @@ async def _sealing_key() -> str:
     sealer = Sealer.from_env()
     opened = sealer.open(sealer.seal([_PROBE_SAS]))
     if [uri.reveal() for uri in opened] != [_PROBE_SAS]:
-        raise CheckFailed("InvalidSettings", "SAS_SEALING_KEY does not open what it seals")
+        raise _failure("InvalidSettings", "SAS_SEALING_KEY does not open what it seals")
     return "SAS_SEALING_KEY seals and opens"
 
 
@@ -137,7 +131,7 @@ def _token(scope: str) -> str:
     try:
         return default_credential().get_token(scope).token
     except Exception as err:  # azure-identity raises several families
-        raise CheckFailed("CredentialUnavailable", f"no token for {scope}: {err}") from err
+        raise _failure("CredentialUnavailable", f"no token for {scope}: {err}") from err
 
 
 def _arm_answer(settings: Settings, token: str) -> str:
@@ -159,13 +153,13 @@ def _arm_answer(settings: Settings, token: str) -> str:
             allow_redirects=False,
         )
     except requests.RequestException as err:
-        raise CheckFailed("ArmUnreachable", f"GET {url}: {type(err).__name__}: {err}") from err
+        raise _failure("ArmUnreachable", f"GET {url}: {type(err).__name__}: {err}") from err
     request_id = answer.headers.get("x-ms-request-id", "none")
     said = f"GET {url} answered {answer.status_code} (x-ms-request-id {request_id})"
     if answer.status_code in (401, 403):
-        raise CheckFailed("ArmRefusedToken", f"{said}: {_arm_code(answer)}")
+        raise _failure("ArmRefusedToken", f"{said}: {_arm_code(answer)}")
     if answer.status_code >= 500:
-        raise CheckFailed("ArmUnavailable", f"{said}: {_arm_code(answer)}")
+        raise _failure("ArmUnavailable", f"{said}: {_arm_code(answer)}")
     return said
 
 
