@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Final, TypedDict
 
 SUCCEEDED: Final = "Succeeded"
@@ -98,8 +99,8 @@ def server_row(
         "id": server_id,
         "status": status,
         "backupName": backup_name,
-        "startTime": start_time,
-        "endTime": end_time,
+        "startTime": utc_z(start_time),
+        "endTime": utc_z(end_time),
         "percentComplete": percent_complete,
         "datasourceSizeInBytes": datasource_size,
         "dataTransferredInBytes": data_transferred,
@@ -114,7 +115,7 @@ def server_row(
         row["backup"] = {
             "id": backup.get("id"),
             "name": backup.get("name"),
-            "completedTime": backup.get("completedTime"),
+            "completedTime": utc_z(backup.get("completedTime")),
             "backupType": backup.get("backupType"),
             "source": backup.get("source"),
             "provisioningState": backup.get("provisioningState"),
@@ -125,6 +126,21 @@ def server_row(
     if kept:
         row["notes"] = kept
     return row
+
+
+def utc_z(value: object) -> str | None:
+    """An ARM time as every answer of the app writes times: ISO 8601 in UTC with ``Z``
+    (ARM writes ``+00:00`` or seven fractional digits at times). A value that is not a time is
+    kept as given, so nothing ARM said is lost."""
+    if not isinstance(value, str) or not value:
+        return None if value is None else str(value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def error_row(error: Mapping[str, Any]) -> ErrorRow:

@@ -88,8 +88,9 @@ class FleetRun:
 
     def resolve(self) -> Generator[Any, Any, None]:
         """The servers to export (``entries``, planned into shards), Skipped rows, problems."""
-        self.context.set_custom_status({"phase": "resolving"})
         request = self.job["request"]
+        named = None if request.get("discover") else len(request.get("servers") or [])
+        self.context.set_custom_status({"phase": "resolving", "total": named})
         discover = request.get("discover")
         scopes = cast("list[Scope]", discovery.scopes(discover) if discover else [])
         answers = yield from self._list_scopes(scopes)
