@@ -17,6 +17,7 @@ from armemulator import Emulator, ExportRecord, Faults, Resubmission, ServerSpec
 from armemulator.kinds import Kind
 from armemulator.representations import backup_metadata, iso
 from devhost import HostFaults
+from mysqlexport.report import utc_z
 from tests.e2e.conftest import SAS, SUB, Stack, StackFactory, server_id
 
 FLEET = (ServerSpec(SUB, "rg", "db1", export_seconds=600),)
@@ -76,7 +77,7 @@ def test_a_second_202_is_followed_and_the_row_names_the_submission_it_followed(
     assert second.repeat_of == first.sequence  # the service ran the export twice
     assert row["status"] == "Succeeded", row
     assert row["attempts"] == 2
-    assert row["startTime"] == iso(second.submitted_at)  # the figures are the second export's
+    assert row["startTime"] == utc_z(iso(second.submitted_at))  # the second export's figures
     assert row["backupMetadata"] == backup_metadata(second)
     (note,) = row["notes"]
     assert note["code"] == "SubmissionUnanswered"
@@ -95,7 +96,7 @@ def test_a_second_202_after_a_lost_activity_result_is_the_export_the_row_reports
     # it followed, which ran and succeeded; the first is invisible to the app (see README).
     assert row["status"] == "Succeeded", row
     assert row["attempts"] == 1
-    assert row["startTime"] == iso(second.submitted_at)
+    assert row["startTime"] == utc_z(iso(second.submitted_at))
     assert row["backupMetadata"] == backup_metadata(second)
 
 
