@@ -18,14 +18,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 demo: $(STAMP)
 	$(BIN)/python -m scripts.demo
 
-# 500 servers under faults, crashes and host restarts, judged against the emulator's ground
-# truth (docs/reliability.md). Prints the figures; writes them to reports/soak.json.
+# An export run of 500 servers, then an on-demand backup run of 250, under faults, crashes and
+# host restarts, each judged against the emulator's ground truth (docs/reliability.md). Prints
+# the figures; writes them to reports/soak.json.
 soak: $(STAMP)
 	$(BIN)/python -m soak
 
 # Makespan against the lower bound, the app against the official SDK (three repetitions on a
 # time-scaled clock: median and spread), orchestration cost from 1,000 to 10,000 servers, ARM
-# throttling (docs/performance.md). Under 10 minutes on 2 cores; prints a table, writes
+# throttling, backup runs' makespan and GETs (docs/performance.md). Under 10 minutes on a quiet
+# 2-core machine; prints a table, writes
 # bench/results.json. bench-quick runs the same code at small sizes in about a minute.
 bench: $(STAMP)
 	$(BIN)/python -m bench
