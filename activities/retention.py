@@ -28,12 +28,12 @@ from typing import cast
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
+from mysqlexport.times import parse
 from workflow.retention import (
     EPOCH,
     FINISHED_STATUSES,
     PurgeAnswer,
     PurgeRequest,
-    parse_iso,
 )
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ async def purge_finished(payload: dict, client: df.DurableOrchestrationClient) -
     request = cast(PurgeRequest, payload)
     result = await client.purge_instance_history_by(
         created_time_from=EPOCH,
-        created_time_to=parse_iso(request["createdTimeTo"]),
+        created_time_to=parse(request["createdTimeTo"]),
         runtime_status=[OrchestrationRuntimeStatus(s) for s in FINISHED_STATUSES],
     )
     deleted = int(result.instances_deleted)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, Final, TypedDict
+
+from mysqlexport.times import iso, parse
 
 SUCCEEDED: Final = "Succeeded"
 FAILED: Final = "Failed"
@@ -135,12 +136,9 @@ def utc_z(value: object) -> str | None:
     if not isinstance(value, str) or not value:
         return None if value is None else str(value)
     try:
-        parsed = datetime.fromisoformat(value)
+        return iso(parse(value))
     except ValueError:
         return value
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def error_row(error: Mapping[str, Any]) -> ErrorRow:

@@ -14,13 +14,13 @@ from typing import Any, cast
 
 import azure.durable_functions as df
 
+from mysqlexport.times import iso
 from workflow.retention import (
     PURGE_FINISHED,
     PurgeAnswer,
     PurgeRequest,
     RetentionJob,
     RetentionReport,
-    iso,
     purge_cutoff,
 )
 

@@ -4,25 +4,14 @@ timestamps of the orchestration's own history (the same on every replay)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from azure.durable_functions.models.history import HistoryEventType
 
+from mysqlexport.times import iso, parse, utc
 
-def utc(value: datetime) -> datetime:
-    """The same instant, timezone-aware in UTC (the SDK may hand out naive UTC datetimes)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def iso(value: datetime) -> str:
-    """ISO 8601 with a 'Z', as ARM writes times."""
-    return utc(value).isoformat().replace("+00:00", "Z")
-
-
-def parse(value: str) -> datetime:
-    """Inverse of ``iso``."""
-    return utc(datetime.fromisoformat(value))
+__all__ = ["CompletionTimes", "after", "iso", "parse", "utc"]
 
 
 def after(now: datetime, seconds: float) -> datetime:

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Final, TypedDict
 
+from mysqlexport.times import iso, parse, utc
 from workflow.instance_ids import SCHEDULE_INSTANCE_ID, is_run_id
 
 #: The orchestrator and the activity of a purge (each function's name in the host).
@@ -76,21 +77,6 @@ class RetentionReport(TypedDict):
     instancesDeleted: int
 
 
-def utc(value: datetime) -> datetime:
-    """The same instant, timezone-aware in UTC (the SDK may hand out naive UTC datetimes)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def iso(value: datetime) -> str:
-    """ISO 8601 UTC with a ``Z``."""
-    return utc(value).isoformat().replace("+00:00", "Z")
-
-
-def parse_iso(value: str) -> datetime:
-    """The inverse of ``iso``."""
-    return utc(datetime.fromisoformat(value))
-
-
 def is_run(instance_id: str) -> bool:
     """Whether the instance is a run (``exp-…``, ``sched-…``) or the schedule's instance, not one
     of a run's children (whose IDs extend the run's with ``:``)."""
@@ -114,7 +100,7 @@ def purge_cutoff(now: datetime, job: RetentionJob) -> tuple[datetime, str | None
     cutoff = utc(now) - timedelta(days=job["retentionDays"])
     running = job["oldestRunning"]
     if running is not None:
-        hold = parse_iso(running["createdTime"]) - HOLD_MARGIN
+        hold = parse(running["createdTime"]) - HOLD_MARGIN
         if hold < cutoff:
             return hold, running["instanceId"]
     return cutoff, None

@@ -8,14 +8,13 @@ import pytest
 
 from mysqlexport.errors import SettingsError
 from mysqlexport.settings import Settings
+from mysqlexport.times import iso, parse
 from workflow.instance_ids import SCHEDULE_INSTANCE_ID, shard_instance_id, target_instance_id
 from workflow.retention import (
     HOLD_MARGIN,
     RetentionJob,
     RunningRun,
-    iso,
     oldest_running_run,
-    parse_iso,
     purge_cutoff,
 )
 
@@ -46,7 +45,7 @@ def test_a_run_younger_than_the_cutoff_changes_nothing() -> None:
 def test_naive_times_from_the_sdk_are_utc() -> None:
     naive = datetime(2027, 3, 1, 4, 15)
     assert purge_cutoff(naive, job(1))[0] == NOW - timedelta(days=1)
-    assert parse_iso(iso(naive)) == NOW
+    assert parse(iso(naive)) == NOW
 
 
 def test_only_runs_and_the_schedule_hold_history_not_their_children() -> None:
