@@ -69,6 +69,7 @@ ROUTES: tuple[Route, ...] = (
     _route(Kind.GET_SERVER, "GET", _SERVER),
     _route(Kind.LIST_SERVERS_BY_RESOURCE_GROUP, "GET", _RG + _PROVIDER + "/flexibleServers"),
     _route(Kind.LIST_SERVERS, "GET", _SUB + _PROVIDER + "/flexibleServers"),
+    _route(Kind.LIST_OPERATIONS, "GET", _PROVIDER + "/operations"),
 )
 
 
@@ -266,4 +267,6 @@ class Application:
             return ops.get_server(request, params, principal)
         if kind in (Kind.LIST_SERVERS, Kind.LIST_SERVERS_BY_RESOURCE_GROUP):
             return ops.list_servers(request, params, principal)
+        if kind is Kind.LIST_OPERATIONS:
+            return ops.list_operations(request)
         raise errors.path_not_found(request.path)

@@ -74,6 +74,7 @@ from armemulator.representations import (
     backup_location_result,
     backup_operation_status,
     backup_resource,
+    operation_list,
     server_resource,
     validate_backup_response,
 )
@@ -84,6 +85,7 @@ _EXPORT_TYPE = "flexibleServers/backupAndExport"
 _VALIDATE_TYPE = "flexibleServers/validateBackup"
 _OPERATION_TYPE = "locations/operationStatus"
 _BACKUPS_TYPE = "flexibleServers/backupsV2"
+_OPERATIONS_TYPE = "operations"
 
 #: A record whose operation can be polled.
 Operation = ExportRecord | BackupRecord
@@ -253,6 +255,13 @@ class ArmOperations:
                 f"?api-version={api_version}&$skipToken={_encode_skip_token(next_key)}"
             )
         return Response.json(200, body)
+
+    def list_operations(self, request: Request) -> Response:
+        """Operations_List: the provider's operations this emulator serves, one page. ARM
+        authenticates the caller (done before dispatch) and checks no role: the call names no
+        subscription or resource."""
+        self._api_version(request, _OPERATIONS_TYPE)
+        return Response.json(200, operation_list())
 
     def get_server(
         self, request: Request, params: dict[str, str], principal: Principal

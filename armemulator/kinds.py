@@ -35,6 +35,9 @@ class Kind(StrEnum):
     #: GETs of an on-demand backup's polling URLs (Location, Azure-AsyncOperation).
     BACKUP_OPERATION_STATUS = "backup_operation_status"
     BACKUP_ASYNC_OPERATION = "backup_async_operation"
+    #: ``GET /providers/Microsoft.DBforMySQL/operations`` (Operations_List): the provider's
+    #: operations, no subscription or resource named (what the app's ``GET /api/health`` calls).
+    LIST_OPERATIONS = "list_operations"
     #: The managed-identity token endpoint.
     IDENTITY = "identity"
     UNKNOWN = "unknown"

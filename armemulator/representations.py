@@ -17,6 +17,7 @@ from typing import Any
 
 from armemulator.backups import BACKUP_TYPE, BackupRecord
 from armemulator.fleet import FULL_VERSIONS, GIB, ServerSpec, display_location
+from armemulator.kinds import ACTIONS
 from armemulator.model import EXPORT_ERROR_MESSAGE, ExportRecord, ExportStatus
 
 SERVER_TYPE = "Microsoft.DBforMySQL/flexibleServers"
@@ -230,3 +231,29 @@ def backup_location_result(
         if field in status:
             body[field] = status[field]
     return body
+
+
+_OPERATIONS_READ = "Microsoft.DBforMySQL/operations/read"
+
+
+def operation_list() -> dict[str, Any]:
+    """Operations_List's answer (``OperationListResult``: ``value`` of ``Operation``, each
+    ``name``, ``display`` {provider, resource, operation, description}, ``origin``; the models of
+    azure-mgmt-mysqlflexibleservers 1.0.0 ``models/_models_py3.py``): the actions this emulator
+    checks (``kinds.ACTIONS``) and the list's own read, in a stable order."""
+    names = sorted({*ACTIONS.values(), _OPERATIONS_READ})
+    return {
+        "value": [
+            {
+                "name": name,
+                "display": {
+                    "provider": "Microsoft DB for MySQL",
+                    "resource": name.split("/")[-2],
+                    "operation": name.rsplit("/", 1)[-1],
+                    "description": f"{name.rsplit('/', 1)[-1]} on {name.split('/')[-2]}",
+                },
+                "origin": "user,system",
+            }
+            for name in names
+        ]
+    }

@@ -15,8 +15,8 @@ that is one; messages pass through redaction):
   ``MYSQL_API_VERSION``; azure-mgmt-mysqlflexibleservers ``operations/_operations.py``): it names
   no subscription or resource, so no role assignment is involved and the least-privilege role
   (``infra/``) needs no further action. ARM authenticates every request before it routes it, so
-  any answer but 401/403 and 5xx shows that ARM is up and takes the token (an endpoint that does
-  not serve the path, the emulator, answers 404 after checking the token);
+  any answer but 401/403 and 5xx shows that ARM is up and takes the token (the emulator serves
+  the list as ARM does, after checking the token);
 * ``taskHub``: the durable client reads an instance's status (the schedule's) from the task hub.
 
 200 when every check passes; 503 otherwise, with ``error.details`` naming each failed check

@@ -149,6 +149,14 @@ def test_sdk_pages_through_a_resource_group(tls_emulator: Emulator) -> None:
     assert sorted(s.name for s in client.servers.list()) == sorted(s.name for s in FLEET)
 
 
+def test_sdk_lists_the_providers_operations(tls_emulator: Emulator) -> None:
+    """Operations_List, the call of the app's health check, through the SDK's own models."""
+    names = {op.name for op in sdk_client(tls_emulator).operations.list()}
+    assert "Microsoft.DBforMySQL/flexibleServers/backupAndExport/action" in names
+    assert "Microsoft.DBforMySQL/flexibleServers/backupsv2/write" in names
+    assert tls_emulator.counters().requests.get("list_operations") == 1
+
+
 def test_default_azure_credential_takes_the_managed_identity_path(tls_emulator: Emulator) -> None:
     credential = DefaultAzureCredential(
         exclude_environment_credential=True,

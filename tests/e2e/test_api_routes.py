@@ -400,8 +400,8 @@ def test_health_is_200_when_everything_serves(stack: Stack) -> None:
         "taskHub",
     ]
     assert all(c["healthy"] for c in checks.values())
-    assert "answered 404" in checks["arm"]["message"]  # the emulator serves no Operations_List
-    assert stack.emu.counters().requests.get(Kind.UNKNOWN.value, 0) == 1
+    assert "answered 200" in checks["arm"]["message"]  # Operations_List
+    assert stack.emu.counters().requests.get(Kind.LIST_OPERATIONS.value, 0) == 1
     assert stack_key() not in answer.text
     assert stack.emu.identity_header not in answer.text
 
