@@ -257,6 +257,16 @@ def _parse_discover(value: object, problems: dict[str, str]) -> Discovery | None
     return Discovery(tuple(subs), tuple(groups), tags, tuple(states))
 
 
+def parse_target(value: object) -> tuple[SecretUri, ...]:
+    """Validate a ``target`` alone (a retry's new target); ``InvalidRequest`` names every bad
+    part as ``parse_request`` would."""
+    problems: dict[str, str] = {}
+    uris = _parse_target(value, problems)
+    if problems:
+        raise InvalidRequest(problems)
+    return tuple(uris)
+
+
 def _parse_target(value: object, problems: dict[str, str]) -> list[SecretUri]:
     if not isinstance(value, Mapping):
         problems["target"] = "must be an object with 'sasUriList'"

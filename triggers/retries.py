@@ -25,7 +25,6 @@ every id of the run, not up to the first one missing.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -33,26 +32,14 @@ import azure.durable_functions as df
 
 from mysqlexport.errors import InvalidRequest
 from mysqlexport.redaction import SecretUri
-from mysqlexport.request import parse_request
+from mysqlexport.request import parse_target
 from triggers.runs import RUNNING
+from workflow.instance_ids import retry_run_id
 
 #: Retries of one run at most (then retry the last retry: it holds what still failed).
 MAX_RETRIES: Final = 20
 #: The only field a retry's body takes.
 RETRY_FIELDS: Final = frozenset({"target"})
-#: The prefix of a retry's id: it is started over HTTP, as ``exp-`` runs are.
-RETRY_PREFIX: Final = "exp"
-#: A server id that is valid, to validate a retry's ``target`` with the request validator alone.
-_ANY_SERVER: Final = (
-    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg"
-    "/providers/Microsoft.DBforMySQL/flexibleServers/any"
-)
-
-
-def retry_run_id(run_id: str, attempt: int) -> str:
-    """The id of the ``attempt``-th retry of ``run_id`` (from 1)."""
-    digest = hashlib.sha256(f"{run_id}/retry/{attempt}".encode()).hexdigest()[:20]
-    return f"{RETRY_PREFIX}-{digest}"
 
 
 @dataclass(frozen=True)
@@ -74,7 +61,7 @@ def parse_retry(body: object, *, has_body: bool) -> RetryRequest:
     sas: tuple[SecretUri, ...] | None = None
     if "target" in body:
         try:
-            sas = parse_request({"servers": [_ANY_SERVER], "target": body["target"]}).sas_uris
+            sas = parse_target(body["target"])
         except InvalidRequest as err:
             problems.update(err.problems)
     if problems:

@@ -35,6 +35,17 @@ def is_run_id(value: object) -> bool:
     return isinstance(value, str) and RUN_ID_SHAPE.fullmatch(value) is not None
 
 
+#: The prefix of a retry's id: it is started over HTTP, as ``exp-`` runs are.
+RETRY_PREFIX: Final = "exp"
+
+
+def retry_run_id(run_id: str, attempt: int) -> str:
+    """The id of the ``attempt``-th retry of ``run_id`` (from 1): fixed in advance, so a run's
+    retries are found by ``MAX_RETRIES`` status reads (``triggers/retries.py``)."""
+    digest = hashlib.sha256(f"{run_id}/retry/{attempt}".encode()).hexdigest()[:20]
+    return f"{RETRY_PREFIX}-{digest}"
+
+
 def target_instance_id(run_id: str) -> str:
     """The instance that keeps ``run_id``'s sealed target: its input is the one copy per run."""
     return f"{run_id}:target"

@@ -29,12 +29,13 @@ from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
 from tests.e2e.conftest import SAS, SIG, SUB, Stack, StackFactory, server_id
 from triggers.listing import Cursor, RunQuery, find_runs
-from triggers.retries import MAX_RETRIES, retry_run_id
+from triggers.retries import MAX_RETRIES
 from workflow.contracts import fleet_job
 from workflow.instance_ids import (
     SCHEDULE_INSTANCE_ID,
     is_run_id,
     new_run_id,
+    retry_run_id,
     target_instance_id,
 )
 

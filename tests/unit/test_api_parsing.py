@@ -20,8 +20,8 @@ from triggers.listing import (
     parse_time,
 )
 from triggers.responses import row_times_in_utc, utc_time
-from triggers.retries import MAX_RETRIES, parse_retry, retry_run_id
-from workflow.instance_ids import is_run_id, new_run_id
+from triggers.retries import MAX_RETRIES, parse_retry
+from workflow.instance_ids import is_run_id, new_run_id, retry_run_id
 
 SAS = "https://acct.blob.core.windows.net/backups?sv=2022-11-02&sr=c&sp=rcw&sig=c2lnbmF0dXJl"
 

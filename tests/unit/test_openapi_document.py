@@ -35,8 +35,8 @@ from mysqlexport.request import (
 )
 from triggers.health import CHECK_NAMES
 from triggers.listing import DEFAULT_TOP, MAX_TOP, NEXT_PAGE_PARAMETER, STATUSES
-from triggers.retries import MAX_RETRIES, RETRY_FIELDS, parse_retry, retry_run_id
-from workflow.instance_ids import RUN_ID_SHAPE, new_run_id
+from triggers.retries import MAX_RETRIES, RETRY_FIELDS, parse_retry
+from workflow.instance_ids import RUN_ID_SHAPE, new_run_id, retry_run_id
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "api" / "openapi.json"
 ROUTES = {
