@@ -4,10 +4,8 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities import bp as activities
-from activities.retention import bp as retention_activity
 from mysqlexport.redaction import install_log_redaction
 from orchestrators import bp as orchestrators
-from orchestrators.retention import bp as retention_orchestrator
 from triggers import http_bp, retention_bp, schedule_bp
 
 install_log_redaction()  # every log record of every process the host runs the app in
@@ -16,7 +14,4 @@ app.register_functions(http_bp)
 app.register_functions(schedule_bp)
 app.register_functions(orchestrators)
 app.register_functions(activities)
-# History retention: the nightly timer, the purge orchestration and its activity.
-app.register_functions(retention_bp)
-app.register_functions(retention_orchestrator)
-app.register_functions(retention_activity)
+app.register_functions(retention_bp)  # history retention's nightly timer

@@ -18,10 +18,12 @@ from activities.functions import (
     submit_export,
     validate_server,
 )
+from activities.retention import purge_finished
 
 __all__ = [
     "bp",
     "list_scope",
+    "purge_finished",
     "read_backup",
     "read_backup_result",
     "read_result",

@@ -28,6 +28,7 @@ from typing import cast
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
+from activities.functions import bp
 from mysqlexport.times import parse
 from workflow.retention import (
     EPOCH,
@@ -37,7 +38,6 @@ from workflow.retention import (
 )
 
 logger = logging.getLogger(__name__)
-bp = df.Blueprint()
 
 
 @bp.activity_trigger(input_name="payload")

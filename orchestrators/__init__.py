@@ -8,8 +8,8 @@ polls on durable timers and reads the final result (``backup_server`` does the s
 on-demand backup, in a run whose ``operation`` is ``backup``). ``planning.py`` decides shards,
 probes and batches; ``rows.py`` writes the rows of servers whose own orchestration did not.
 ``export_target`` keeps a run's sealed target once; ``scheduled_run`` is the schedule's one
-instance, so scheduled runs never overlap. What crosses each boundary is typed in
-``workflow.contracts``.
+instance, so scheduled runs never overlap; ``purge_history`` purges finished runs' history.
+What crosses each boundary is typed in ``workflow.contracts``.
 """
 
 from orchestrators import replay_speed
@@ -17,6 +17,7 @@ from orchestrators.backup import backup_server
 from orchestrators.batch import export_batch
 from orchestrators.blueprint import bp
 from orchestrators.fleet import export_fleet
+from orchestrators.retention import purge_history
 from orchestrators.scheduled import scheduled_run
 from orchestrators.server import export_server
 from orchestrators.shard import export_shard
@@ -32,5 +33,6 @@ __all__ = [
     "export_server",
     "export_shard",
     "export_target",
+    "purge_history",
     "scheduled_run",
 ]

@@ -15,6 +15,7 @@ from typing import Any, cast
 import azure.durable_functions as df
 
 from mysqlexport.times import iso
+from orchestrators.blueprint import bp
 from workflow.retention import (
     PURGE_FINISHED,
     PurgeAnswer,
@@ -23,8 +24,6 @@ from workflow.retention import (
     RetentionReport,
     purge_cutoff,
 )
-
-bp = df.Blueprint()
 
 
 @bp.orchestration_trigger(context_name="context")
