@@ -41,6 +41,7 @@ from mysqlexport.errors import (
     UntrustedUrl,
     arm_error_from_body,
 )
+from mysqlexport.hosts import origin_of
 from mysqlexport.ids import (
     PROVIDER,
     RESOURCE_TYPE,
@@ -58,7 +59,7 @@ from mysqlexport.models import (
     StillRunning,
 )
 from mysqlexport.redaction import SecretUri, redact_url
-from mysqlexport.settings import Settings, origin_of
+from mysqlexport.settings import Settings
 
 logger = logging.getLogger(__name__)
 

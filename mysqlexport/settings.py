@@ -8,7 +8,6 @@ instead of surfacing later as a confusing ARM failure.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import math
 import os
 import re
@@ -17,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from mysqlexport.containers import parse_container_url
 from mysqlexport.errors import SettingsError
+from mysqlexport.hosts import is_loopback_host, origin_of
 from mysqlexport.lro import PollPolicy
 from mysqlexport.request import MAX_CONCURRENCY, MAX_DEADLINE_MINUTES
 
@@ -28,25 +29,6 @@ DEFAULT_API_VERSION: Final = "2024-12-30"
 # The first api-version that has backupAndExport; older ones are refused.
 OLDEST_API_VERSION: Final = "2022-09-30"
 _API_VERSION = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(-preview)?$")
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    host = host.strip("[]").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def origin_of(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of ``url`` with the scheme's default port filled in."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or (443 if scheme == "https" else 80)
-    return scheme, (parts.hostname or "").lower(), port
 
 
 #: The longest ``HISTORY_RETENTION_DAYS`` may be (ten years).
@@ -86,6 +68,9 @@ class Settings:
     #: Days the task hub keeps a finished instance's history (``triggers/retention.py``
     #: purges older ones every night); 0 keeps everything.
     history_retention_days: int = 30
+    #: The blob container each run's report files go to (``{runId}/report.json``,
+    #: ``servers.csv``, ``report.html``), reached with the app's identity; None writes none.
+    report_container_url: str | None = None
 
     @property
     def arm_origin(self) -> tuple[str, str, int]:
@@ -153,6 +138,11 @@ def _number(low: float, high: float) -> Callable[[str, Any], float]:
     return parse
 
 
+def _container(raw: str, default: Any = None) -> str:
+    """A blob container URL without a SAS (``mysqlexport.containers``), normalised."""
+    return parse_container_url(raw).url
+
+
 #: How a yes/no setting may be written.
 _SWITCH: Final = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
@@ -181,6 +171,7 @@ _PARSED: Final = (
     ("POLL_HOMING", "poll_homing", switch),
     ("FAST_HISTORY_TIMESTAMPS", "fast_history_timestamps", switch),
     ("HISTORY_RETENTION_DAYS", "history_retention_days", _number(0.0, MAX_RETENTION_DAYS)),
+    ("REPORT_CONTAINER_URL", "report_container_url", _container),
 )
 
 

@@ -109,3 +109,16 @@ def test_switches_read_yes_and_no(raw: str, homing: bool) -> None:
     with pytest.raises(SettingsError) as info:
         Settings.from_env({"POLL_HOMING": "maybe"})
     assert set(info.value.problems) == {"POLL_HOMING"}
+
+
+def test_report_container_url_is_optional_and_must_hold_no_sas() -> None:
+    assert Settings.from_env({}).report_container_url is None
+    taken = Settings.from_env(
+        {"REPORT_CONTAINER_URL": " https://acct.blob.core.windows.net/rep1/ "}
+    )
+    assert taken.report_container_url == "https://acct.blob.core.windows.net/rep1"
+    with pytest.raises(SettingsError, match="REPORT_CONTAINER_URL") as caught:
+        Settings.from_env(
+            {"REPORT_CONTAINER_URL": "https://acct.blob.core.windows.net/rep1?sig=s3"}
+        )
+    assert "s3" not in str(caught.value)
