@@ -61,7 +61,17 @@ typecheck: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 
-unit: $(STAMP)
+# Azurite, Microsoft's storage emulator (tools/azurite pins it; devhost/azurite.py runs it), for
+# tests/storage and the demo: `npm ci` on a fresh clone or when the lockfile changes.
+AZURITE_STAMP := tools/azurite/node_modules/.installed
+
+$(AZURITE_STAMP): tools/azurite/package-lock.json | $(STAMP)
+	$(BIN)/python -m devhost.azurite install
+	touch $(AZURITE_STAMP)
+
+azurite: $(AZURITE_STAMP)
+
+unit: $(STAMP) $(AZURITE_STAMP)
 	$(BIN)/pytest -q tests
 
 # The deployment (infra/*.bicep) scanned by checkov, offline: no update check
