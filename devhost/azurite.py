@@ -18,8 +18,12 @@ What it runs, and why each flag (Azurite 3.35.0, ``azurite-blob --help`` and its
   audience (node_modules/azurite/dist/src/blob/authentication/BlobTokenAuthenticator.js).
 * ``--cert``/``--key``: a throwaway CA and a server certificate for 127.0.0.1 and localhost made
   with trustme in a temporary folder; clients trust ``ca_bundle``.
-* ``--skipApiVersionCheck``: Azurite refuses any ``x-ms-version`` newer than its own
-  (2025-11-05 for 3.35.0, ``BLOB_API_VERSION``); the flag lets a newer SDK in.
+* ``--skipApiVersionCheck`` is NOT passed by default (``skip_api_version_check=True`` adds
+  it). Azurite refuses an ``x-ms-version`` newer than its own (2025-11-05 for 3.35.0,
+  ``BLOB_API_VERSION`` in dist/src/blob/utils/constants.js) with ``InvalidHeaderValue``. The
+  pinned azure-storage-blob 12.27.1 speaks exactly 2025-11-05, so it needs no skip (measured);
+  left on, the check makes a newer SDK fail loudly instead of being half-served (12.28.0's SAS
+  passes only with the skip, 12.29.0's fails its signature check either way; requirements.txt).
 * ``--disableTelemetry``: ALWAYS. By default Azurite sends telemetry to Application Insights
   over the internet (dist/src/blob/main.js: ``AzuriteTelemetryClient.init(location,
   !env.disableTelemetry(), env)``); nothing here may send traffic off the machine.
@@ -207,6 +211,7 @@ class Azurite:
         host: str = "127.0.0.1",
         start_timeout: float = START_TIMEOUT_SECONDS,
         extent_memory_limit_mb: int = EXTENT_MEMORY_LIMIT_MB,
+        skip_api_version_check: bool = False,
     ) -> None:
         if host != "127.0.0.1":
             raise ValueError("Azurite is served on 127.0.0.1 only")
@@ -214,6 +219,7 @@ class Azurite:
         self._host = host
         self._start_timeout = start_timeout
         self._extent_limit = extent_memory_limit_mb
+        self._skip_api_version_check = skip_api_version_check
         self._process: subprocess.Popen[bytes] | None = None
         self._folder: Path | None = None
         self._tls: TlsFiles | None = None
@@ -260,7 +266,7 @@ class Azurite:
 
     def _command(self, node: str, port: int, tls: TlsFiles) -> list[str]:
         main = self._tool_dir / "node_modules" / "azurite" / "dist" / "src" / "blob" / "main.js"
-        return [
+        command = [
             node,
             str(main),
             "--blobHost",
@@ -273,12 +279,14 @@ class Azurite:
             str(tls.cert),
             "--key",
             str(tls.key),
-            "--skipApiVersionCheck",
             "--disableTelemetry",
             "--inMemoryPersistence",
             "--extentMemoryLimit",
             str(self._extent_limit),
         ]
+        if self._skip_api_version_check:
+            command.append("--skipApiVersionCheck")
+        return command
 
     def _check_version(self) -> None:
         package = self._tool_dir / "node_modules" / "azurite" / "package.json"

@@ -53,7 +53,7 @@ APP_ROOT = APP_PACKAGES | {"function_app.py", "host.json", "requirements.txt"}
 #: The repository's tooling packages: none may be in the package or be imported by the app.
 TOOLING_PACKAGES = frozenset({"devhost", "armemulator", "bench", "soak", "tests", "scripts"})
 #: Tooling folders that are not Python packages.
-TOOLING_FOLDERS = frozenset({"docs", "infra", "api", "reports", "dist", ".venv"})
+TOOLING_FOLDERS = frozenset({"docs", "infra", "api", "reports", "dist", ".venv", "tools"})
 
 
 def _is_bytecode(name: str) -> bool:
