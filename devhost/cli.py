@@ -15,9 +15,10 @@ import json
 import logging
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -26,9 +27,19 @@ from devhost.config import load_local_settings
 from devhost.host import DevHost
 from devhost.indexing import AppIndex, FunctionKind
 from devhost.management import QueryPaging, paging_default
-from devhost.runner import run_request
+from devhost.runner import RunResult, run_request
 from devhost.store import Store
 from devhost.trial import apply_local_defaults
+from mysqlexport.report_files import (
+    ServerName,
+    duration_seconds,
+    failures,
+    human_bytes,
+    human_duration,
+    render_csv,
+    render_html,
+    render_json,
+)
 
 STORE_FILE = "devhost-store.json"
 #: Seconds between snapshots of the store while serving with ``--store``.
@@ -113,7 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="route showing progress, e.g. exports/{id} (default: a GET route ROUTE/{...})",
     )
-    run.add_argument("--report", type=Path, default=None, help="write the output JSON here")
+    run.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the run's report here: FILE.html the report page (one self-contained file), "
+        "FILE.csv one row per server, any other name the output JSON; the path is printed",
+    )
     _app_options(run)
     run.add_argument("--url", default=None, help="use a running host instead of starting one")
     run.add_argument(
@@ -258,10 +276,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             poll_interval=args.poll_interval,
             timeout=args.timeout,
             console=console,
-            report=args.report,
             progress_route=args.progress,
         )
-        return 0 if result.succeeded else 1
+        return _finish(result, args.report, console)
     _local_settings(args.app_dir, None)
     clock: Clock = VirtualClock() if args.virtual_clock else WallClock()
     with ExitStack() as scope:
@@ -281,10 +298,98 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             poll_interval=args.poll_interval,
             timeout=args.timeout,
             console=console,
-            report=args.report,
             progress_route=args.progress or progress,
         )
+    return _finish(result, args.report, console)
+
+
+def _finish(result: RunResult, report: Path | None, console: Console) -> int:
+    """Say how the run went (for this app's run report: the counts, the bytes and every server
+    that failed or timed out, with ARM's code), write ``report``, return the exit status."""
+    if is_run_report(result.output):
+        for line in run_summary(result.output):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_bytes(report_bytes(result.output, report))
+        console.print(f"report written to {report.resolve()}", highlight=False, soft_wrap=True)
     return 0 if result.succeeded else 1
+
+
+#: ``--report FILE``'s format by FILE's suffix (any other: the output JSON).
+PAGE_SUFFIXES = (".html", ".htm")
+
+
+def report_bytes(output: Any, path: Path) -> bytes:
+    """What ``--report path`` holds: the page (``.html``), the servers' CSV (``.csv``) or the
+    output JSON, as ``mysqlexport.report_files`` renders the files a run keeps.
+
+    Raises:
+        SystemExit: a page or CSV asked of an output that is not a run report.
+    """
+    suffix = path.suffix.lower()
+    if suffix in (*PAGE_SUFFIXES, ".csv") and not is_run_report(output):
+        raise SystemExit(f"--report {path}: the output is not a run report; use a .json name")
+    if suffix in PAGE_SUFFIXES:
+        return render_html(output)
+    if suffix == ".csv":
+        return render_csv(output)
+    return render_json(output) if isinstance(output, Mapping) else json.dumps(output).encode()
+
+
+def is_run_report(output: Any) -> bool:
+    """Whether ``output`` is this app's run report (``summary`` and ``servers``)."""
+    return (
+        isinstance(output, Mapping)
+        and isinstance(output.get("summary"), Mapping)
+        and isinstance(output.get("servers"), list)
+    )
+
+
+#: Failing servers listed one by one; past it, a count (the page and the CSV have them all).
+LISTED_FAILURES = 50
+
+
+def run_summary(report: Mapping[str, Any]) -> list[str]:
+    """A run report in plain lines: outcome and counts, bytes (binary units and exact), how
+    long, and each server that Failed or TimedOut with ARM's error code and message."""
+    summary = report["summary"]
+    counts = ", ".join(
+        f"{summary.get(key, 0):,} {label}"
+        for key, label in (
+            ("succeeded", "succeeded"),
+            ("failed", "failed"),
+            ("timedOut", "timed out"),
+            ("canceled", "canceled"),
+            ("skipped", "skipped"),
+        )
+    )
+    exported = int(summary.get("bytes") or 0)
+    run_time = duration_seconds(report)
+    lines = [
+        f"Run {report.get('runId')}: {summary.get('outcome')} "
+        f"({summary.get('operation', 'export')}{', dry run' if report.get('dryRun') else ''})",
+        f"  servers: {summary.get('total', 0):,} ({counts})",
+        f"  exported: {human_bytes(exported)} ({exported:,} bytes)"
+        + (f" in {human_duration(run_time)}" if run_time is not None else ""),
+    ]
+    for problem in report.get("problems") or ():
+        message = " ".join(str(problem.get("message") or "").split())
+        lines.append(f"  problem: {problem.get('code')}: {message}")
+    failed = failures(report)
+    if failed:
+        lines.append(f"Failed or timed out ({len(failed)}):")
+        for row in failed[:LISTED_FAILURES]:
+            server = ServerName.of(str(row.get("id") or ""))
+            error = row.get("error") or {}
+            message = " ".join(str(error.get("message") or "").split())
+            lines.append(
+                f"  {server.name} ({server.resource_group}) {row.get('status')}: "
+                f"{error.get('code') or '-'}: {message[:300]}{'…' if len(message) > 300 else ''}"
+            )
+        if len(failed) > LISTED_FAILURES:
+            lines.append(f"  … and {len(failed) - LISTED_FAILURES:,} more (--report FILE.html)")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
