@@ -87,6 +87,19 @@ def _text_fields(value: Any) -> Iterator[tuple[str, str]]:
         yield "status", value
 
 
+def number_text(key: str, value: float) -> str:
+    """A custom status number as a person reads it: whole numbers as digits (``10,000``), a
+    field named ``...bytes`` in binary units (``8.0 GiB``), anything else as ``%g``."""
+    if key.rsplit(".", 1)[-1].lower().endswith("bytes"):
+        size = value
+        for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+            if abs(size) < 1024 or unit == "TiB":
+                # a no-break space: the live display wraps between fields, never in one
+                return f"{size:,.0f}\u00a0B" if unit == "B" else f"{size:,.1f}\u00a0{unit}"
+            size /= 1024
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:g}"
+
+
 def progress_of(fields: Mapping[str, float]) -> tuple[float, float] | None:
     """(done, total) when the fields name a total and some completion counts."""
     totals = [v for k, v in fields.items() if k.rsplit(".", 1)[-1].lower().endswith("total")]
@@ -116,14 +129,14 @@ def render_status(payload: Mapping[str, Any], elapsed: float) -> RenderableType:
         lines.append(Text(texts, style="dim"))
     fields = numeric_fields(custom)
     if fields:
-        lines.append(Text("  ".join(f"{k}={v:g}" for k, v in fields.items())))
+        lines.append(Text("  ".join(f"{k}={number_text(k, v)}" for k, v in fields.items())))
         progress = progress_of(fields)
         if progress is not None:
             done, total = progress
             lines.append(
                 Group(
                     ProgressBar(total=total, completed=done, width=50),
-                    Text(f"{done:g}/{total:g}"),
+                    Text(f"{done:,.0f}/{total:,.0f} done"),
                 )
             )
     return Group(*lines)
@@ -222,6 +235,8 @@ def run_request(
     runtime_status = payload.get("runtimeStatus") if isinstance(payload, Mapping) else None
     output = payload.get("output") if isinstance(payload, Mapping) else payload
     instance_id = payload.get("instanceId") if isinstance(payload, Mapping) else ""
+    if not out.is_terminal:
+        out.line()  # rich ends a live display with a line break only on a terminal
     out.print(f"[bold]{runtime_status or status_code}[/bold]  instance {instance_id}")
     out.print(summarize_output(output))
     if report is not None:
