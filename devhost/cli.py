@@ -370,9 +370,12 @@ def run_summary(report: Mapping[str, Any]) -> list[str]:
         f"Run {report.get('runId')}: {summary.get('outcome')} "
         f"({summary.get('operation', 'export')}{', dry run' if report.get('dryRun') else ''})",
         f"  servers: {summary.get('total', 0):,} ({counts})",
-        f"  exported: {human_bytes(exported)} ({exported:,} bytes)"
-        + (f" in {human_duration(run_time)}" if run_time is not None else ""),
     ]
+    took = f" in {human_duration(run_time)}" if run_time is not None else ""
+    if summary.get("operation", "export") == "export":
+        lines.append(f"  exported: {human_bytes(exported)} ({exported:,} bytes){took}")
+    elif took:
+        lines.append(f"  ran{took}")
     for problem in report.get("problems") or ():
         message = " ".join(str(problem.get("message") or "").split())
         lines.append(f"  problem: {problem.get('code')}: {message}")

@@ -12,13 +12,14 @@ in seconds. The demo talks to the app only over its HTTP API, as a script or a L
 4. an on-demand backup (backupsV2, generally available) of the same fleet: the same request with
    ``"operation": "backup"`` and no target, through the same machinery.
 
-The export's report (run 2) is written to reports/demo-report.json, the backup's (run 4) to
-reports/demo-backup-report.json.
+Each run's report is written to its own file as soon as the run ends, and the message names
+the run: reports/demo-1-dry-run.json, demo-report.json (the export, run 2, with its page
+demo-report.html, as ``report.html`` is written for every run), demo-3-paused.json and
+demo-backup-report.json (run 4). The end of the demo lists them again, each with its run id.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -33,10 +34,14 @@ from rich.table import Table
 
 from armemulator import Emulator, EmulatorConfig, VirtualClock, default_fleet, make_fleet
 from devhost import DevHost
+from devhost.cli import run_summary
 from mysqlexport.redaction import install_log_redaction
+from mysqlexport.report_files import render_html, render_json
 from mysqlexport.sealing import Sealer
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Where the runs' reports go.
+REPORTS = ROOT / "reports"
 SUBSCRIPTION = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 # A container SAS as a storage account would issue it. The emulator writes no storage; the
 # signature is fake but is handled as the secret it would be (it appears nowhere below).
@@ -140,12 +145,26 @@ def backup_table(report: dict[str, Any], title: str) -> Table:
     return table
 
 
-def write_report(report: dict[str, Any], name: str, console: Console) -> None:
-    """Write ``report`` to reports/``name`` and say where."""
-    out = ROOT / "reports" / name
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    console.print(f"report of run {report['runId']} written to {out.relative_to(ROOT)}")
+def write_report(
+    report: dict[str, Any], name: str, what: str, console: Console, written: list[str]
+) -> Path:
+    """Write ``report`` to reports/``name`` (as ``report.json`` of the run; ``.html``: the page),
+    say which run it holds and where, and add that to ``written``."""
+    out = REPORTS / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    page = out.suffix == ".html"
+    out.write_bytes(render_html(report) if page else render_json(report))
+    shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+    line = f"{what}, run {report['runId']}: {'page' if page else 'report'} {shown}"
+    console.print(line, highlight=False, soft_wrap=True)
+    written.append(line)
+    return out
+
+
+def print_summary(report: dict[str, Any], console: Console) -> None:
+    """The run in plain lines: outcome, counts, bytes, each failed server with ARM's code."""
+    for line in run_summary(report):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def report_table(report: dict[str, Any], title: str) -> Table:
@@ -192,15 +211,19 @@ def main() -> int:
             session = requests.Session()
             console.rule(f"ARM emulator {emu.url} · devhost {host.url} · {len(fleet)} servers")
 
+            written: list[str] = []
             console.rule("1. Dry run: can every server be exported?")
             dry = run(session, host, clock, request_body(dryRun=True), console)
             console.print(report_table(dry, "Dry run (validateBackup, nothing exported)"))
+            write_report(dry, "demo-1-dry-run.json", "1. dry run", console, written)
 
             console.rule("2. Export the fleet")
             report = run(session, host, clock, request_body(), console)
             console.print(report_table(report, f"Run {report['runId']}"))
-            console.print("summary:", report["summary"])
-            write_report(report, "demo-report.json", console)
+            print_summary(report, console)
+            write_report(report, "demo-report.json", "2. export", console, written)
+            page = write_report(report, "demo-report.html", "2. export", console, written)
+            console.print(f"open {page.as_uri()}", highlight=False, soft_wrap=True)
 
             console.rule("3. The same request while the service refuses exports")
             emu.set_paused(
@@ -209,8 +232,11 @@ def main() -> int:
             paused = run(session, host, clock, request_body(), console)
             breaker = paused.get("breaker") or {}
             console.print(
-                f"circuit breaker: {breaker.get('code')} after "
-                f"{breaker.get('probed')} submissions; summary {paused['summary']}"
+                f"circuit breaker: {breaker.get('code')} after {breaker.get('probed')} submissions"
+            )
+            print_summary(paused, console)
+            write_report(
+                paused, "demo-3-paused.json", "3. export, service paused", console, written
             )
 
             console.rule("4. On-demand backups of the same fleet (backupsV2, generally available)")
@@ -219,9 +245,12 @@ def main() -> int:
             del body["target"]
             backups = run(session, host, clock, body, console)
             console.print(backup_table(backups, f"Run {backups['runId']} (operation: backup)"))
-            console.print("summary:", backups["summary"])
-            write_report(backups, "demo-backup-report.json", console)
+            print_summary(backups, console)
+            write_report(backups, "demo-backup-report.json", "4. backup", console, written)
             console.print(f"ARM requests answered by the emulator: {emu.counters().requests}")
+            console.rule("Reports written, one file per run")
+            for line in written:
+                console.print(f"  {line}", highlight=False, soft_wrap=True)
     return 0
 
 
