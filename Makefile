@@ -18,6 +18,17 @@ $(STAMP): requirements.txt requirements-dev.txt
 demo: $(STAMP)
 	$(BIN)/python -m scripts.demo
 
+# The report page (report.html) of a 10,000-server run: its size, the time to render it and the
+# time headless Chromium takes with it (scripts/report_page.py says what each figure measures).
+# screenshot: docs/report-screenshot.png, the page of a demo-like run. Both need Debian's
+# chromium (apt-get install -y chromium).
+.PHONY: report-page screenshot
+report-page: $(STAMP)
+	$(BIN)/python -m scripts.report_page --servers 10000
+
+screenshot: $(STAMP)
+	$(BIN)/python -m scripts.report_page --screenshot docs/report-screenshot.png
+
 # An export run of 500 servers, then an on-demand backup run of 250, under faults, crashes and
 # host restarts, each judged against the emulator's ground truth (docs/reliability.md). Prints
 # the figures; writes them to reports/soak.json.
