@@ -11,6 +11,22 @@ with header ``X-IDENTITY-HEADER``; success is 200
 ``{"access_token", "expires_on": "<epoch seconds as a string>", "resource", "token_type",
 "client_id"}``; failures are ``{"statusCode", "message", "correlationId"}`` (MSAL reports
 ``statusCode`` and ``message``). A missing secret header is 400, a wrong one 401.
+
+Tokens for any resource: ARM's (``https://management.azure.com``) and storage's
+(``https://storage.azure.com``, with or without the trailing slash, which is what
+``DefaultAzureCredential().get_token("https://storage.azure.com/.default")`` asks for) are minted
+alike, with ``aud`` the resource as asked. Azurite 3.35 in ``--oauth basic`` mode, the storage
+emulator the tests run, takes such a token as it is (tools/azurite/node_modules/azurite/dist/src/
+blob/authentication/BlobTokenAuthenticator.js, ``authenticateBasic``): it decodes the JWT
+without checking the signature, requires ``nbf``, ``iat`` and ``exp`` (checked against its own
+wall clock, as ``TokenAuthority`` stamps them), ``iss`` starting with ``https://sts.windows.net/``
+(common/utils/constants.js ``VALID_ISSUE_PREFIXES``) and ``aud`` matching
+``^https://storage\\.azure\\.com/?$`` (blob/utils/constants.js ``VALID_BLOB_AUDIENCES``). Its
+Get User Delegation Key (blob/handlers/ServiceHandler.js ``getUserDelegationKey``) derives the key
+from the token's ``oid`` and ``tid`` and returns them as ``signedOid``/``signedTid``, which a
+user-delegation SAS then carries as ``skoid``/``sktid``: ``TokenAuthority.issue`` writes both
+(and ``appid``, ``sub``), so the app's storage token serves there unchanged. ARM refuses a
+storage token and storage an ARM token by ``aud``, as Azure does.
 """
 
 from __future__ import annotations

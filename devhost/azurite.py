@@ -348,6 +348,12 @@ class Azurite:
             else:
                 return
 
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise AzuriteError("Azurite is not running")
+        return self._process.pid
+
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
