@@ -12,11 +12,13 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from azure.core.credentials import TokenCredential
+import requests
+from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
@@ -221,3 +223,35 @@ def test_unreachable_storage_is_transient(credential: TokenCredential) -> None:
         read_blob(f"https://127.0.0.1:{port}/devstoreaccount1/gone", "x", credential)
     assert caught.value.transient
     assert caught.value.code == "StorageUnreachable"
+
+
+@pytest.mark.parametrize("resource", ["https://storage.azure.com", "https://storage.azure.com/"])
+def test_identity_endpoint_storage_token_serves_azurite_with_or_without_slash(
+    resource: str, identity: Emulator, azurite: Azurite
+) -> None:
+    answer = requests.get(
+        identity.token_endpoint,
+        params={"api-version": "2019-08-01", "resource": resource},
+        headers={"X-IDENTITY-HEADER": identity.identity_header},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    token = answer.json()["access_token"]
+    assert _claims(token)["aud"] == resource
+    with BlobServiceClient(
+        azurite.blob_endpoint,
+        credential=_StaticToken(token),
+        connection_verify=str(azurite.ca_bundle),
+    ) as service:
+        now = datetime.now(UTC)
+        key = service.get_user_delegation_key(now, now + timedelta(hours=1))
+    assert key.signed_oid == identity.config.principal_id
+    assert key.signed_tid == identity.config.tenant_id
+
+
+class _StaticToken:
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
+        return AccessToken(self._token, int(time.time()) + 600)
