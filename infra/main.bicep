@@ -116,6 +116,55 @@ param operatorPrincipalType string = 'User'
 @description('App settings that replace the defaults below (for example {"MAX_CONCURRENCY": "50"}). Never put a secret here: secrets go to Key Vault.')
 param appSettingsOverrides object = {}
 
+@description('Name of the container the run reports go to in the app storage account (REPORT_CONTAINER_URL), created by the deployment.')
+@minLength(3)
+@maxLength(63)
+param reportContainerName string = 'reports'
+
+@description('REPORT_CONTAINER_URL to use instead (https://<account>.blob.core.windows.net/<container>): then no container is created here, and the identity needs Storage Blob Data Contributor on that one (docs/deploy.md).')
+param reportContainerUrl string = ''
+
+@description('Storage account resource ids (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Storage/storageAccounts/<name>) that export runs name in target.containers: the app identity gets Storage Blob Delegator and Storage Blob Data Contributor on each, to mint a user-delegation SAS per export.')
+param exportTargetStorageAccountIds array = []
+
+@description('Create the alert "a server Failed or TimedOut in the last scheduled run" (a scheduled query rule on Application Insights, docs/operations.md) and an action group that mails failureAlertEmail.')
+param deployFailureAlert bool = false
+
+@description('Where the failure alert mails go (deployFailureAlert).')
+param failureAlertEmail string = ''
+
+@description('Publish an event for every new report.json (Event Grid system topic on the app storage account, subscription on Microsoft.Storage.BlobCreated) to reportEventsEndpoint.')
+param deployReportEvents bool = false
+
+@description('Where report events go (deployReportEvents): the resource id of a Logic App trigger (its callback URL, key included, is read at deployment with listCallbackUrl(), never passed as a parameter), or an HTTPS URL that carries no secret.')
+param reportEventsEndpoint string = ''
+
+@description('Also deploy the sample Logic App (logicapps/export-workflow.json): it POSTs logicAppExportRequest to the app on logicAppRecurrence with the function key from the Key Vault secret logicAppFunctionKeySecretName, which must exist first (logicapps/README.md).')
+param deployLogicApp bool = false
+
+@description('The Logic App\'s Recurrence: frequency, interval, schedule (UTC unless startTime and timeZone are given).')
+param logicAppRecurrence object = {
+  frequency: 'Day'
+  interval: 1
+  schedule: {
+    hours: [
+      2
+    ]
+    minutes: [
+      0
+    ]
+  }
+}
+
+@description('The body the Logic App POSTs to /api/exports. It passes through the deployment, so it must hold no SAS: name target.containers or run backups. The default {} is refused by the app, which the workflow reports.')
+param logicAppExportRequest object = {}
+
+@description('Name of the Key Vault secret holding the function key the Logic App calls the app with.')
+param logicAppFunctionKeySecretName string = 'export-function-key'
+
+@description('Where the Logic App sends notifications: the resource id of a Logic App trigger (callback URL read with listCallbackUrl()) or an HTTPS URL that carries no secret.')
+param logicAppNotificationEndpoint string = ''
+
 var abbrs = loadJsonContent('abbreviations.json')
 // The role's single source: the same file tests/reliability/test_least_privilege.py holds to
 // the ARM client's calls, so the role deployed cannot drift from the role tested.
@@ -133,6 +182,13 @@ var keyVaultName = '${abbrs.keyVaultVaults}${resourceToken}'
 var useScheduler = durableBackend == 'DurableTaskScheduler'
 var exportSubscriptionScopes = [for subscriptionId in exportSubscriptionIds: '/subscriptions/${subscriptionId}']
 var exportScopes = concat(exportSubscriptionScopes, exportResourceGroupIds)
+// The report container lives in the app storage account unless another URL is given.
+var reportContainerHere = empty(reportContainerUrl)
+var reportContainers = reportContainerHere ? [
+  {
+    name: reportContainerName
+  }
+] : []
 
 resource rg 'Microsoft.Resources/resourceGroups@2021-04-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -189,11 +245,11 @@ module storage 'br/public:avm/res/storage/storage-account:0.8.3' = {
       bypass: 'AzureServices'
     }
     blobServices: {
-      containers: [
+      containers: concat([
         {
           name: deploymentContainerName
         }
-      ]
+      ], reportContainers)
     }
   }
 }
@@ -312,6 +368,8 @@ module api 'app/api.bicep' = {
     schedulerEndpoint: useScheduler ? scheduler.outputs.endpoint : ''
     taskHubName: taskHubName
     appSettingsOverrides: appSettingsOverrides
+    reportContainerUrl: reportContainerUrl
+    reportContainerName: reportContainerName
   }
 }
 
@@ -323,6 +381,60 @@ module rbac 'app/rbac.bicep' = {
     applicationInsightsName: monitoring.outputs.name
     appPrincipalId: identity.outputs.principalId
     azureStorageTaskHub: !useScheduler
+    reportContainerName: reportContainerHere ? reportContainerName : ''
+  }
+}
+
+// Per-export SAS minting for target.containers: the two storage roles on each target account,
+// in its own subscription and resource group.
+module exportTargetStorage 'app/export-target-storage.bicep' = [for storageAccountId in exportTargetStorageAccountIds: {
+  name: 'export-target-${uniqueString(environmentName, storageAccountId)}'
+  scope: resourceGroup(split(storageAccountId, '/')[2], split(storageAccountId, '/')[4])
+  params: {
+    storageAccountName: last(split(storageAccountId, '/'))
+    principalId: identity.outputs.principalId
+  }
+}]
+
+module failureAlert 'app/alerts.bicep' = if (deployFailureAlert) {
+  name: 'failure-alert'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsName: monitoring.outputs.name
+    actionGroupName: 'ag-mysql-export-${resourceToken}'
+    alertName: 'mysql-export-failed-scheduled-run-${resourceToken}'
+    email: failureAlertEmail
+  }
+}
+
+module reportEvents 'app/report-events.bicep' = if (deployReportEvents) {
+  name: 'report-events'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    storageAccountName: storage.outputs.name
+    reportContainerName: reportContainerName
+    systemTopicName: 'evgt-reports-${resourceToken}'
+    endpoint: reportEventsEndpoint
+  }
+}
+
+module logicApp 'app/logicapp.bicep' = if (deployLogicApp) {
+  name: 'logic-app'
+  scope: rg
+  params: {
+    name: 'logic-mysql-export-${resourceToken}'
+    location: location
+    tags: tags
+    functionAppUrl: api.outputs.uri
+    keyVaultName: vault.outputs.name
+    functionKeySecretName: logicAppFunctionKeySecretName
+    recurrence: logicAppRecurrence
+    exportRequest: logicAppExportRequest
+    notificationEndpoint: logicAppNotificationEndpoint
   }
 }
 
@@ -380,4 +492,5 @@ output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.name
 output APP_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output APP_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output EXPORT_ROLE_DEFINITION_ID string = exportRoleDefinition.id
+output REPORT_CONTAINER_URL string = api.outputs.reportContainerUrl
 output DURABLE_TASK_SCHEDULER_ENDPOINT string = useScheduler ? scheduler.outputs.endpoint : ''

@@ -26,6 +26,10 @@ param schedulerEndpoint string
 param taskHubName string
 param appSettingsOverrides object
 
+@description('REPORT_CONTAINER_URL when the report container is not this app\'s storage account\'s reportContainerName; empty: that one.')
+param reportContainerUrl string
+param reportContainerName string
+
 resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
@@ -41,7 +45,9 @@ var armEndpoint = endsWith(resourceManager, '/') ? substring(resourceManager, 0,
 
 // What the app itself reads (README "Settings"; mysqlexport/settings.py, sealing.py,
 // triggers/schedule.py, orchestrators/replay_speed.py, mysqlexport/arm.py). HISTORY_RETENTION_DAYS:
-// the nightly purge of finished runs' history (triggers/retention.py).
+// the nightly purge of finished runs' history (triggers/retention.py). REPORT_CONTAINER_URL: where
+// each run's report files go, written with the identity (the app storage account's report
+// container unless another is given; app/rbac.bicep grants the role on it).
 var productSettings = {
   ARM_ENDPOINT: armEndpoint
   ARM_SCOPE: '${armEndpoint}/.default'
@@ -62,6 +68,7 @@ var productSettings = {
   EXPORT_SCHEDULE: exportSchedule
   EXPORT_SCHEDULE_REQUEST: scheduledExportEnabled ? '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=export-schedule-request)' : ''
   AZURE_CLIENT_ID: identityClientId
+  REPORT_CONTAINER_URL: empty(reportContainerUrl) ? '${storageAccount.properties.primaryEndpoints.blob}${reportContainerName}' : reportContainerUrl
 }
 
 // What the host and the Python worker read. The timer stays disabled unless asked for; the
@@ -153,3 +160,4 @@ module site 'br/public:avm/res/web/site:0.15.1' = {
 
 output name string = site.outputs.name
 output uri string = 'https://${site.outputs.defaultHostname}'
+output reportContainerUrl string = productSettings.REPORT_CONTAINER_URL

@@ -77,16 +77,30 @@ FLEX_DEPRECATED = frozenset(
     }
 )
 
-#: The built-in roles the Bicep grants the app identity inside its own resource group, by role
-#: definition id (Azure built-in roles reference), each on one resource. Microsoft's Flex
-#: Consumption templates grant the first four (Azure-Samples/durable-functions-quickstart-python-azd
-#: infra/app/rbac.bicep); the last is the scheduler's (durable-functions-order-processing-python).
+#: The built-in roles the Bicep grants inside the app's own resource group, by role definition id
+#: (Azure built-in roles reference), each on one resource. Microsoft's Flex Consumption templates
+#: grant the first four to the app identity (Azure-Samples/durable-functions-quickstart-python-azd
+#: infra/app/rbac.bicep); the scheduler's is durable-functions-order-processing-python's; Blob Data
+#: Contributor is the identity's on the report container (issue 14); Key Vault Secrets User is the
+#: optional Logic App's on the function key's secret alone (logicapps/README.md).
 BUILT_IN_ROLES = {
     "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
     "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
     "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
     "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
     "0ad04412-c4d5-4796-b79c-f76d14c8d402": "Durable Task Data Contributor",
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
+    "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
+}
+#: What the identity gets on each target storage account of ``target.containers``: a user
+#: delegation key needs Storage Blob Delegator, and a user-delegation SAS grants only what the
+#: signer's RBAC data role also grants ("The permissions granted by a user delegation SAS are the
+#: intersection of the permissions granted by the SAS token and the RBAC permissions granted to
+#: the security principal that requested the user delegation key": Microsoft Learn, "Create a
+#: user delegation SAS"), so a SAS that writes backup files needs a data role that writes.
+TARGET_STORAGE_ROLES = {
+    "db58b8e5-c6ad-4a2a-8342-4190687cbf4a": "Storage Blob Delegator",
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
 }
 #: Key Vault roles, given to the AVM vault module by name.
 VAULT_ROLES = {"Key Vault Secrets User", "Key Vault Secrets Officer"}
@@ -636,8 +650,8 @@ def test_every_other_role_is_a_data_plane_role_on_one_resource_of_the_app() -> N
     """Nothing but the export role is granted at subscription or resource group scope."""
     granted: set[str] = set()
     for path in bicep_files():
-        if path.name.startswith("export-role-"):
-            continue
+        if path.name.startswith("export-"):
+            continue  # the export scopes and target accounts: their own tests
         parsed = bicep(path)
         variables = {k: v["value"] for k, v in parsed.get("variables", {}).items()}
         for name, resource in parsed.get("resources", {}).items():
@@ -676,7 +690,8 @@ def test_secure_parameters_have_no_default_and_secret_names_are_secure() -> None
             if is_secure(parameter):
                 secure.append(name)
                 assert parameter["default"] is None, f"{path.name}: @secure() {name} has a default"
-            elif SECRET_NAME.search(name):
+            elif SECRET_NAME.search(name) and not name.endswith("Name"):
+                # (a secret's name, such as logicAppFunctionKeySecretName, is no secret)
                 pytest.fail(f"{path.name}: {name} looks like a secret but is not @secure()")
     assert secure == ["sasSealingKey"]
 
@@ -726,8 +741,11 @@ def test_storage_takes_no_shared_key_and_no_anonymous_or_plain_http_access() -> 
     assert storage["supportsHttpsTrafficOnly"] is True
     assert storage["minimumTlsVersion"] == "TLS1_2"
     # The Flex deployment container exists, and the app deploys from it with its identity.
-    (container,) = storage["blobServices"]["containers"]
+    containers = storage["blobServices"]["containers"]["function"]["parameters"]
+    (container,) = containers["arg_1"]
     assert container["name"] == "deploymentContainerName"
+    # The report container (REPORT_CONTAINER_URL), unless another is given.
+    assert containers["arg_2"] == "reportContainers"
     deployment = site_module()["functionAppConfig"]["deployment"]["storage"]
     assert deployment["type"] == "blobContainer"
     assert (
@@ -797,3 +815,141 @@ def test_the_scheduler_task_hub_is_the_hub_host_json_names() -> None:
     # Microsoft.DurableTask task hub names (azure-rest-api-specs, DurableTask.Management main.tsp).
     assert re.fullmatch(r"[a-zA-Z0-9-]{3,64}", hub)
     assert main["parameters"]["durableBackend"]["default"] == "AzureStorage"
+
+
+# --- issue 14: the report container, target storage, the alert, report events ------------------
+
+APP = INFRA / "app"
+OPERATIONS_DOC = ROOT / "docs" / "operations.md"
+
+
+def role_of(parsed: dict[str, Any], assignment: dict[str, Any]) -> str:
+    """The built-in role id an assignment grants (``subscriptionResourceId(..., variable)``)."""
+    role = body(assignment["config"])["properties"]["roleDefinitionId"]["function"]["parameters"]
+    assert role["resource_type"] == "Microsoft.Authorization/roleDefinitions"
+    return parsed["variables"][role["resource_name_1"]]["value"]  # type: ignore[no-any-return]
+
+
+def test_reports_go_to_a_container_of_the_app_storage_the_identity_writes_to() -> None:
+    """REPORT_CONTAINER_URL: the app storage account's reportContainerName (created with the
+    account) unless another URL is given; the identity holds Blob Data Contributor on it."""
+    url = app_settings()["REPORT_CONTAINER_URL"]["operator"]["operands"]
+    assert url == {
+        "condition": {
+            "function": {"type": "empty", "parameters": {"item_to_test": "reportContainerUrl"}}
+        },
+        "true_value": "${storageAccount.properties.primaryEndpoints.blob}${reportContainerName}",
+        "false_value": "reportContainerUrl",
+    }
+    main = bicep(MAIN)
+    assert main["parameters"]["reportContainerName"]["default"] == "reports"
+    assert main["parameters"]["reportContainerUrl"]["default"] == ""
+    created = main["variables"]["reportContainers"]["value"]["operator"]["operands"]
+    assert created["condition"] == "reportContainerHere"
+    assert created["true_value"] == [{"name": "reportContainerName"}]
+    rbac = bicep(APP / "rbac.bicep")
+    writer = rbac["resources"]["reportWriter"]
+    assert body(writer["config"])["scope"] == "reportContainer"
+    assert rbac["resources"]["reportContainer"]["type"] == (
+        "Microsoft.Storage/storageAccounts/blobServices/containers"
+    )
+    assert BUILT_IN_ROLES[role_of(rbac, writer)] == "Storage Blob Data Contributor"
+    assert body(writer["config"])["properties"]["principalId"] == "appPrincipalId"
+
+
+def test_each_target_storage_account_gets_the_delegator_and_a_data_role_that_writes() -> None:
+    main = bicep(MAIN)
+    module = main["modules"]["exportTargetStorage"]
+    loop = module["config"]
+    assert loop["loop_type"]["detail"]["array_name"] == "exportTargetStorageAccountIds"
+    assert main["parameters"]["exportTargetStorageAccountIds"]["default"] == []
+    # In the account's own subscription and group, as the export role's modules are.
+    assert loop["config"]["scope"]["function"]["type"] == "resource_group"
+    assert dotted(loop["config"]["params"]["principalId"]) == "identity.outputs.principalId"
+    target = bicep((MAIN.parent / module["detail"]["path"]).resolve())
+    assignments = {
+        name: r
+        for name, r in target["resources"].items()
+        if r["type"] == "Microsoft.Authorization/roleAssignments"
+    }
+    granted = {role_of(target, r) for r in assignments.values()}
+    assert granted == set(TARGET_STORAGE_ROLES)
+    for assignment in assignments.values():
+        config = body(assignment["config"])
+        assert config["scope"] == "targetAccount"
+        assert config["properties"]["principalId"] == "principalId"
+    assert target["resources"]["targetAccount"]["existing"] is True
+
+
+def test_the_failure_alert_is_the_guides_query_and_off_by_default() -> None:
+    main = bicep(MAIN)
+    assert main["parameters"]["deployFailureAlert"]["default"] is False
+    assert main["modules"]["failureAlert"]["config"]["condition"] == "deployFailureAlert"
+    alerts = bicep(APP / "alerts.bicep")
+    rule = alerts["resources"]["failedScheduledRun"]["config"]["properties"]
+    (criterion,) = rule["criteria"]["allOf"]
+    query_file = criterion["query"]["function"]["parameters"]["file_path"]
+    query = (APP / query_file).read_text(encoding="utf-8")
+    # The same text as docs/operations.md shows for the rule (one source for both).
+    assert f"```kusto\n{query}```" in OPERATIONS_DOC.read_text(encoding="utf-8")
+    assert 'run_id startswith "sched-"' in query and "failed + timed_out > 0" in query
+    assert (rule["evaluationFrequency"], rule["windowSize"]) == ("PT1H", "PT2H")
+    assert (criterion["operator"], criterion["threshold"]) == ("GreaterThan", 0)
+    assert criterion["timeAggregation"] == "Count"
+    assert [dotted(s) for s in rule["scopes"]] == ["applicationInsights.id"]
+    assert rule["autoMitigate"] is False
+
+
+def test_report_events_are_blob_created_for_report_json_and_off_by_default() -> None:
+    main = bicep(MAIN)
+    assert main["parameters"]["deployReportEvents"]["default"] is False
+    assert main["modules"]["reportEvents"]["config"]["condition"] == "deployReportEvents"
+    events = bicep(APP / "report-events.bicep")
+    topic = events["resources"]["systemTopic"]["config"]["properties"]
+    assert topic["topicType"] == "Microsoft.Storage.StorageAccounts"
+    assert dotted(topic["source"]) == "storageAccount.id"
+    subscription = events["resources"]["reportCreated"]["config"]["properties"]
+    assert subscription["filter"] == {
+        "includedEventTypes": ["Microsoft.Storage.BlobCreated"],
+        "subjectBeginsWith": "/blobServices/default/containers/${reportContainerName}/",
+        "subjectEndsWith": "report.json",
+    }
+
+
+def test_the_logic_app_is_the_sample_workflow_and_reads_only_its_own_secret() -> None:
+    main = bicep(MAIN)
+    assert main["parameters"]["deployLogicApp"]["default"] is False
+    assert main["modules"]["logicApp"]["config"]["condition"] == "deployLogicApp"
+    logic = bicep(APP / "logicapp.bicep")
+    sample = ROOT / "logicapps" / "export-workflow.json"
+    assert load_json_path(logic, "workflow", APP / "logicapp.bicep") == sample.resolve()
+    workflow = logic["resources"]["exportWorkflow"]["config"]
+    assert workflow["identity"] == {"type": "SystemAssigned"}
+    definition = workflow["properties"]["definition"]
+    declared = json.loads(sample.read_text(encoding="utf-8"))
+    # Every top-level key of the sample is carried (the test of the sample checks it holds no
+    # key this rebuild drops), and every workflow parameter gets a value.
+    assert {unquote(k) for k in definition} == set(declared)
+    assert set(workflow["properties"]["parameters"]) == set(declared["parameters"])
+    # Key Vault Secrets User on the function key's secret, nothing wider.
+    (assignment,) = [
+        r
+        for r in logic["resources"].values()
+        if r["type"] == "Microsoft.Authorization/roleAssignments"
+    ]
+    assert body(assignment["config"])["scope"] == "functionKeySecret"
+    assert BUILT_IN_ROLES[role_of(logic, assignment)] == "Key Vault Secrets User"
+    assert logic["resources"]["functionKeySecret"]["type"] == "Microsoft.KeyVault/vaults/secrets"
+
+
+def test_optional_features_take_no_secret_through_a_parameter() -> None:
+    """A webhook URL with a key, or a request with SAS URIs, would be kept in the deployment's
+    history: the endpoints are a Logic App trigger id (its callback URL read with
+    listCallbackUrl() during the deployment) or a URL without a secret."""
+    for path in (APP / "report-events.bicep", APP / "logicapp.bicep"):
+        text = path.read_text(encoding="utf-8")
+        assert "listCallbackUrl(" in text, path
+        assert "startsWith(" in text, path
+    assert not [
+        n for n, p in bicep(MAIN)["parameters"].items() if is_secure(p) and n != "sasSealingKey"
+    ]
