@@ -9,6 +9,7 @@ Trigger annotations stay bare ``dict``: the Python worker rejects parameterised 
 from activities.functions import (
     bp,
     list_scope,
+    publish_report,
     read_backup,
     read_backup_result,
     read_result,
@@ -23,6 +24,7 @@ from activities.retention import purge_finished
 __all__ = [
     "bp",
     "list_scope",
+    "publish_report",
     "purge_finished",
     "read_backup",
     "read_backup_result",

@@ -15,13 +15,22 @@ from typing import Any, cast
 
 import azure.durable_functions as df
 
-from activities import arm_calls
+from activities import arm_calls, reports
 from mysqlexport.arm import ArmClient
+from mysqlexport.errors import ExportError
 from mysqlexport.redaction import redact_text
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
+from mysqlexport.storage import ContainerWriter, app_credential
 from workflow import names
-from workflow.contracts import RelayAnswer, RelayRequest, SubmitRequest, sealed_target_of
+from workflow.contracts import (
+    PublishRequest,
+    RelayAnswer,
+    RelayRequest,
+    SubmitRequest,
+    problem,
+    sealed_target_of,
+)
 from workflow.instance_ids import target_instance_id
 
 logger = logging.getLogger(__name__)
@@ -63,6 +72,21 @@ submit_backup = _arm_activity(arm_calls.submit_backup)
 read_backup_result = _arm_activity(arm_calls.read_backup_result)
 #: GET a backup resource.
 read_backup = _arm_activity(arm_calls.read_backup)
+
+
+@bp.activity_trigger(input_name="payload")
+def publish_report(payload: dict) -> dict:
+    """The end of every run: its report logged and counted per server and, when the run has a
+    report container, written there as files with the app's identity (``activities.reports``)."""
+    request = cast(PublishRequest, payload)
+    container = request["container"]
+    if not container:
+        return dict(reports.publish_report(request, None))
+    try:
+        writer = ContainerWriter(container, app_credential())
+    except ExportError as err:
+        return dict(problem(err))
+    return dict(reports.publish_report(request, writer.upload))
 
 
 async def _sealed_target(client: df.DurableOrchestrationClient, run_id: str) -> str | None:

@@ -223,8 +223,10 @@ def build_report(
     breaker: Mapping[str, Any] | None = None,
     canceled: bool = False,
     retry_of: str | None = None,
+    files: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The orchestration's output: what a user reads at the end of a run."""
+    """The orchestration's output: what a user reads at the end of a run. ``files`` says where
+    its report files go (``{"container", "blobs"}``) when ``REPORT_CONTAINER_URL`` is set."""
     ordered = sorted(rows, key=lambda r: str(r.get("id", "")).lower())
     summary: dict[str, Any] = summarize(ordered)
     summary["outcome"] = run_outcome(summary, problems, canceled)
@@ -244,4 +246,6 @@ def build_report(
     }
     if retry_of:
         result["retryOf"] = retry_of
+    if files:
+        result["files"] = dict(files)
     return result

@@ -8,7 +8,8 @@
 3. **Fan out** the servers to ``export_shard`` sub-orchestrations through a sliding window
    (``window.sliding_window``): each shard's window is a share of ``maxConcurrency``, and shards
    start only while their windows fit in it. Shards keep every history bounded.
-4. **Report**: one row per server, from every step.
+4. **Report**: one row per server, from every step, published by ``publish_report``
+   (``publish.py``: logged and counted per server, written as files to the report container).
 
 No child's failure ends the run without a report: a failed listing is that scope's problem, a
 failed probe is that server's first outcome (retried like any failed submission), a failed shard
@@ -32,6 +33,7 @@ from mysqlexport.ids import ServerId
 from mysqlexport.rules import backoff, fleet_wide_error
 from orchestrators.blueprint import bp
 from orchestrators.planning import ShardPlan, plan_shards, probe_indices
+from orchestrators.publish import publish, report_files
 from orchestrators.rows import SHARD_FAILED, canceled_row, child_failed_row
 from orchestrators.server import submit_call
 from orchestrators.timeutil import after, iso, utc
@@ -39,6 +41,7 @@ from orchestrators.window import gather, sliding_window
 from workflow import names
 from workflow.contracts import (
     FleetJob,
+    PublishRequest,
     RunSettings,
     Scope,
     ScopeListing,
@@ -63,7 +66,7 @@ def export_fleet(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     yield from fleet.resolve()
     yield from fleet.probe()
     yield from fleet.fan_out()
-    return fleet.report()
+    return (yield from fleet.publish())
 
 
 class FleetRun:
@@ -234,9 +237,22 @@ class FleetRun:
 
     # --- step 4: report -------------------------------------------------------------------
 
+    def publish(self) -> Generator[Any, Any, dict[str, Any]]:
+        """The run report, published; a file that could not be written is one more problem."""
+        self.context.set_custom_status({"phase": "publishing", "total": len(self.rows)})
+        request: PublishRequest = {
+            "report": self.report(),
+            "container": self.job.get("reportContainer"),
+            "concurrency": self.concurrency,
+            "record": True,
+        }
+        not_written = yield from publish(self.context, request, self.retry)
+        self.problems.extend(not_written)
+        self.context.set_custom_status({"phase": "done", "total": len(self.rows)})
+        return self.report() if not_written else request["report"]
+
     def report(self) -> dict[str, Any]:
         """The run report: what a user reads at the end of the run."""
-        self.context.set_custom_status({"phase": "done", "total": len(self.rows)})
         return report.build_report(
             self.job["runId"],
             iso(self.started),
@@ -248,6 +264,7 @@ class FleetRun:
             breaker=self.breaker,
             canceled=self.canceled,
             retry_of=self.job.get("retryOf"),
+            files=report_files(self.job["runId"], self.job.get("reportContainer")),
         )
 
     def _total(self) -> int:

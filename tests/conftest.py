@@ -16,6 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from devhost.azurite import Azurite, AzuriteError
+
 #: The factory before any test module ran: a module- or session-scoped fixture that indexes the
 #: app (devhost under test_api_properties, say) is set up before a test's own fixtures, so the
 #: factory found at a test's start may already be the app's.
@@ -27,3 +29,20 @@ def _log_record_factory_as_found() -> Iterator[None]:
     logging.setLogRecordFactory(SESSION_FACTORY)
     yield
     logging.setLogRecordFactory(SESSION_FACTORY)
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    """Microsoft's storage emulator on loopback (tools/azurite, devhost/azurite.py: OAuth, HTTPS,
+    in memory, telemetry off). When it cannot be installed or started (no npm, the registry
+    unreachable) the fixture FAILS with the reason: CI has npm, and a storage test that skips in
+    silence would prove nothing."""
+    server = Azurite()
+    try:
+        server.start()
+    except AzuriteError as err:
+        pytest.fail(f"Azurite (tools/azurite, devhost/azurite.py) is needed and failed: {err}")
+    try:
+        yield server
+    finally:
+        server.stop()

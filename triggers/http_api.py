@@ -353,7 +353,12 @@ async def _plan_retry(
         message = f"run {run_id} was retried {MAX_RETRIES} times; retry its last retry instead"
         raise _Refused(error_response(409, "TooManyRetries", message, runId=slot.last_id))
     target = None if backup else await _retry_target(client, run_id, asked.sas_uris)
-    job = retry_job(slot.next_id, original, failed)
+    try:
+        report_container = Settings.from_env().report_container_url
+    except SettingsError as err:
+        logger.error("cannot start a retry: %s", err)
+        raise _Refused(error_response(500, err.code, err.message)) from err
+    job = retry_job(slot.next_id, original, failed, report_container)
     if asked.sas_uris is not None:
         job["sasCount"] = len(asked.sas_uris)
         job["request"]["sasUriCount"] = len(asked.sas_uris)

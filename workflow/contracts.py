@@ -13,6 +13,7 @@ Who sends what (``->`` input, ``<-`` output)::
     export_shard  -> export_server    ServerInput (also batch)      <- ServerRow
                      (backup_server in a backup run)
     export_fleet  <- list_scope       ScopeListing
+    export_fleet  <- publish_report   PublishAnswer    (the report logged, counted, written)
     export_shard  <- validate_server  ValidateAnswer
     fleet, server <- submit_export    SubmitAnswer     (submit_backup in a backup run)
     export_server <- read_status      StatusAnswer     (backup_server too)
@@ -164,6 +165,9 @@ class FleetJob(TypedDict):
     poll: PollSettings
     retry: RetrySettings
     retryOf: str | None
+    #: ``REPORT_CONTAINER_URL`` when the run started: where its report files go (None: none).
+    #: Absent from the input of a run started before report files existed.
+    reportContainer: NotRequired[str | None]
 
 
 def fleet_job(
@@ -189,14 +193,24 @@ def fleet_job(
             "breakerSample": policy.breaker_sample,
         },
         "retryOf": retry_of,
+        "reportContainer": settings.report_container_url,
     }
 
 
-def retry_job(run_id: str, original: FleetJob, servers: Sequence[str]) -> FleetJob:
-    """A new run for ``servers`` with the original run's options (its target is copied apart)."""
+def retry_job(
+    run_id: str, original: FleetJob, servers: Sequence[str], report_container: str | None
+) -> FleetJob:
+    """A new run for ``servers`` with the original run's options (its target is copied apart);
+    its report files go where ``REPORT_CONTAINER_URL`` says now."""
     request = dict(original["request"])
     request.update(servers=list(servers), discover=None)
-    return {**original, "runId": run_id, "request": request, "retryOf": original["runId"]}
+    return {
+        **original,
+        "runId": run_id,
+        "request": request,
+        "retryOf": original["runId"],
+        "reportContainer": report_container,
+    }
 
 
 def run_settings(job: FleetJob) -> RunSettings:
@@ -577,3 +591,29 @@ ResultAnswer = Running | Completed | Failed | Problem
 ValidateAnswer = Validated | Problem
 #: ``read_backup_result`` (a backup's Location) and ``read_backup`` (its resource).
 BackupAnswer = Running | BackupState | Problem
+
+
+# --- the end of a run ---------------------------------------------------------------------
+
+
+class PublishRequest(TypedDict):
+    """``publish_report``: a finished run's report, to log and count per server and, when
+    ``container`` is set, to write as files (``mysqlexport.report_files``)."""
+
+    report: dict[str, Any]
+    container: str | None
+    #: The run's concurrency limit (the page draws it on the timeline).
+    concurrency: int
+    #: Log and count the run (the first call only: a retried write must not count it twice).
+    record: bool
+
+
+class Published(TypedDict):
+    """The report is logged and counted; ``blobs`` are the files written (none without a
+    container)."""
+
+    kind: Literal["published"]
+    blobs: list[str]
+
+
+PublishAnswer = Published | Problem

@@ -24,6 +24,7 @@ READ_STATUS: Final = "read_status"
 READ_RESULT: Final = "read_result"
 READ_BACKUP_RESULT: Final = "read_backup_result"
 READ_BACKUP: Final = "read_backup"
+PUBLISH_REPORT: Final = "publish_report"
 
 ORCHESTRATORS: Final = (
     EXPORT_FLEET,
@@ -44,6 +45,7 @@ ACTIVITIES: Final = (
     READ_BACKUP_RESULT,
     READ_BACKUP,
     RELAY_CANCEL,
+    PUBLISH_REPORT,
 )
 
 #: The external event that cancels a run; each orchestrator passes it on to its running children.

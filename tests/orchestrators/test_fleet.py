@@ -13,6 +13,7 @@ from tests.orchestrators.script import (
     BUSY,
     FORBIDDEN,
     METADATA,
+    PUBLISHED,
     RUN_ID,
     SUBSCRIPTION,
     UNAVAILABLE,
@@ -307,6 +308,8 @@ def test_a_whole_run_through_the_apps_own_shard_batch_and_server_orchestrators()
             return accepted()
         if name == names.READ_STATUS:
             return status("Succeeded", percent=100, size=2048, moved=2048)
+        if name == names.PUBLISH_REPORT:
+            return PUBLISHED
         assert name == names.READ_RESULT, name
         return completed()
 
@@ -339,3 +342,76 @@ def test_a_cancel_while_resolving_submits_nothing() -> None:
     assert output["canceled"] is True
     assert run.called(names.SUBMIT_EXPORT) == []
     assert {r["status"] for r in output["servers"]} == {report.CANCELED}
+
+
+# --- the end: publish_report ----------------------------------------------------------------
+
+REPORTS = "https://reportsacct.blob.core.windows.net/reports"
+
+
+def with_container(job: FleetJob) -> FleetJob:
+    return {**job, "reportContainer": REPORTS}
+
+
+def test_the_report_is_published_once_with_where_its_files_go() -> None:
+    blobs = [f"{RUN_ID}/report.json", f"{RUN_ID}/servers.csv", f"{RUN_ID}/report.html"]
+    published = {"kind": "published", "blobs": blobs}
+    output, run = fleet(
+        with_container(fleet_job(servers=THREE, max_concurrency=3)),
+        script(submit_export=[accepted()] * 3, publish_report=[published]),
+    )
+    (call,) = run.called(names.PUBLISH_REPORT)
+    assert call.input == {
+        "report": output,
+        "container": REPORTS,
+        "concurrency": 3,
+        "record": True,
+    }
+    assert output["files"] == {"container": REPORTS, "blobs": blobs}
+    assert output["problems"] == [] and output["summary"]["outcome"] == report.OUTCOME_SUCCEEDED
+
+
+def test_a_run_without_a_report_container_is_still_published_for_its_logs() -> None:
+    output, run = fleet(fleet_job(servers=THREE), script(submit_export=[accepted()] * 3))
+    (call,) = run.called(names.PUBLISH_REPORT)
+    assert call.input["container"] is None and "files" not in output
+
+
+def test_a_transient_write_failure_is_tried_again_on_a_durable_timer() -> None:
+    busy = problem("ServerBusy", status=503, transient=True)
+    output, run = fleet(
+        with_container(fleet_job(servers=THREE)),
+        script(
+            submit_export=[accepted()] * 3,
+            publish_report=[busy, Raises("worker died"), PUBLISHED],
+        ),
+    )
+    calls = run.called(names.PUBLISH_REPORT)
+    assert [c.input["record"] for c in calls] == [True, False, False]  # counted once
+    assert [t.fire_at - t.at for t in run.timers][-2:] == [15, 30]  # rules.backoff(1), (2)
+    assert output["problems"] == []
+
+
+def test_a_report_that_cannot_be_written_is_a_problem_and_the_run_still_reports() -> None:
+    denied = problem("AuthorizationPermissionMismatch", status=403)
+    output, run = fleet(
+        with_container(fleet_job(servers=THREE)),
+        script(submit_export=[accepted()] * 3, publish_report=[denied]),
+    )
+    assert len(run.called(names.PUBLISH_REPORT)) == 1  # permanent: not tried again
+    assert output["summary"]["succeeded"] == 3
+    (written,) = output["problems"]
+    assert written["code"] == "ReportNotWritten"
+    assert written["error"]["code"] == "AuthorizationPermissionMismatch"
+    assert REPORTS in written["message"]
+    assert output["summary"]["outcome"] == report.OUTCOME_PARTIAL
+
+
+def test_a_write_that_keeps_failing_transiently_gives_up_after_four_calls() -> None:
+    busy = problem("ServerBusy", status=503, transient=True)
+    output, run = fleet(
+        with_container(fleet_job(servers=THREE)),
+        script(submit_export=[accepted()] * 3, publish_report=[busy] * 4),
+    )
+    assert len(run.called(names.PUBLISH_REPORT)) == 4  # publish.PUBLISH_ATTEMPTS
+    assert [p["code"] for p in output["problems"]] == ["ReportNotWritten"]

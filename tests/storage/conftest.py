@@ -1,9 +1,7 @@
 """Fixtures: real Azurite on loopback (OAuth, HTTPS) and the ARM emulator's managed identity.
 
-``azurite`` (session) is Microsoft's storage emulator, pinned in tools/azurite and run by
-devhost/azurite.py. When it cannot be installed or started (no npm, the registry unreachable),
-the fixture FAILS with the reason: CI has npm, and a storage test that skips in silence would
-prove nothing.
+``azurite`` (session, tests/conftest.py) is Microsoft's storage emulator, shared with the
+end-to-end tests.
 
 ``identity`` (session) is the ARM emulator, serving App Service's managed-identity protocol.
 ``app_env`` points the process at both, as the Functions host does in Azure: ``IDENTITY_ENDPOINT``
@@ -14,16 +12,15 @@ trusts Azurite's throwaway CA. ``credential`` is then the app's own ``DefaultAzu
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 from azure.core.credentials import TokenCredential
-from azure.storage.blob import BlobServiceClient
 
 from armemulator import Emulator, EmulatorConfig
-from devhost.azurite import Azurite, AzuriteError
+from devhost.azurite import Azurite
 from mysqlexport.storage import app_credential
+from tests.storage_setup import create_container
 
 #: azure-identity settings that would pick a credential other than the managed identity.
 _OTHER_IDENTITY_SETTINGS = (
@@ -39,19 +36,6 @@ _OTHER_IDENTITY_SETTINGS = (
 )
 
 ContainerFactory = Callable[..., str]
-
-
-@pytest.fixture(scope="session")
-def azurite() -> Iterator[Azurite]:
-    server = Azurite()
-    try:
-        server.start()
-    except AzuriteError as err:
-        pytest.fail(f"Azurite (tools/azurite, devhost/azurite.py) is needed and failed: {err}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -73,19 +57,6 @@ def app_env(azurite: Azurite, identity: Emulator, monkeypatch: pytest.MonkeyPatc
 def credential(app_env: None) -> TokenCredential:
     """The app's identity, exactly as an activity gets it."""
     return app_credential()
-
-
-def create_container(azurite: Azurite, name: str | None = None) -> str:
-    """Create a container with the account key (setup only); its URL, no SAS."""
-    name = name or f"c-{uuid.uuid4().hex[:20]}"
-    service = BlobServiceClient(
-        azurite.blob_endpoint,
-        credential={"account_name": azurite.account_name, "account_key": azurite.account_key},
-        connection_verify=str(azurite.ca_bundle),
-    )
-    with service:
-        service.create_container(name)
-    return azurite.container_url(name)
 
 
 @pytest.fixture
