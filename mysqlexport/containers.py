@@ -19,6 +19,7 @@ URL is kept and shown, so it must hold no secret.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -44,6 +45,14 @@ class ContainerUrl:
     def url(self) -> str:
         """The container's URL, normalised (no trailing slash)."""
         return f"{self.account_url}/{self.name}"
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def container_url_problem(url: object) -> str | None:
@@ -78,10 +87,16 @@ def parse_container_url(url: object) -> ContainerUrl:
     if not host:
         raise ValueError("has no host")
     segments = [s for s in parts.path.split("/") if s]
-    origin = f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+    origin = f"{parts.scheme}://{parts.netloc.lower()}"  # no user info: refused above
     if loopback and len(segments) == 2:  # Azurite's path style: /{account}/{container}
         account, name = segments
         account_url = f"{origin}/{account}"
+    elif _is_address(host) or host == "localhost":
+        # No account in the host name: only Azurite's path style names one.
+        raise ValueError(
+            "on an IP address or localhost must be path style: https://127.0.0.1:{port}/"
+            "{account}/{container} (a loopback host only)"
+        )
     elif len(segments) == 1:
         account, name = host.split(".", 1)[0], segments[0]
         account_url = origin

@@ -59,15 +59,11 @@ app sets neither.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, cast
-from urllib.parse import unquote, urlsplit
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import (
@@ -85,9 +81,11 @@ from azure.storage.blob import (
     generate_container_sas,
 )
 
+from mysqlexport import containers
 from mysqlexport.arm import default_credential
+from mysqlexport.containers import ContainerUrl
 from mysqlexport.errors import ExportError, is_transient_status
-from mysqlexport.redaction import SecretUri, redact_url
+from mysqlexport.redaction import SecretUri
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +99,6 @@ DEFAULT_CLOCK_SKEW: Final = timedelta(minutes=15)
 MAX_SAS_LIFETIME: Final = timedelta(days=7)
 #: The container SAS permission letters this module accepts.
 _KNOWN_PERMISSIONS: Final = frozenset("racwdl")
-#: Azure's container name rule: 3-63 of lower-case letters, digits and single hyphens.
-_CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 #: Bounds on one HTTP exchange with storage (seconds); the SDK retries on its own within them.
 _CONNECTION_TIMEOUT: Final = 20
 _READ_TIMEOUT: Final = 60
@@ -164,71 +160,21 @@ class InvalidContainerUrl(StorageError, ValueError):
     transient = False
 
 
-@dataclass(frozen=True)
-class ContainerRef:
-    """A blob container: its account's blob endpoint, the account's name and its own."""
-
-    account_url: str
-    account_name: str
-    container: str
-
-    @property
-    def url(self) -> str:
-        return f"{self.account_url}/{self.container}"
-
-
 def app_credential() -> TokenCredential:
     """The app's identity (``mysqlexport.arm.default_credential``, one per identity
     environment), typed as azure-core's credential protocol that the storage SDK takes."""
     return cast(TokenCredential, default_credential())
 
 
-def _is_path_style(host: str) -> bool:
-    """An IP address or localhost: the account is the first path segment (the emulator's
-    form, as the SDK reads it); otherwise it is the host's first label."""
-    if host.lower() == "localhost":
-        return True
+def parse_container_url(url: str) -> ContainerUrl:
+    """``url`` as ``mysqlexport.containers`` reads it (the app's one parser of container URLs:
+    ``https://{account}.blob.core.windows.net/{container}``, or Azurite's path style on a
+    loopback host). Raises ``InvalidContainerUrl`` saying why, without the URL (it may carry
+    a SAS): the app reaches containers with its identity and mints its own SAS."""
     try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
-def parse_container_url(url: str) -> ContainerRef:
-    """``https://{account}.blob.core.windows.net/{container}`` (or, on an IP address or
-    localhost, ``https://{host}:{port}/{account}/{container}``) as a ``ContainerRef``.
-
-    Raises ``InvalidContainerUrl`` for anything else, a SAS or any query included: the app
-    reaches containers with its identity and mints its own SAS.
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
+        return containers.parse_container_url(url)
     except ValueError as err:
-        raise InvalidContainerUrl(f"not a URL: {redact_url(url)}") from err
-    if parts.scheme != "https" or not host:
-        raise InvalidContainerUrl(f"not an https URL: {redact_url(url)}")
-    if parts.query or parts.fragment:
-        raise InvalidContainerUrl(f"a container URL carries no query (no SAS): {redact_url(url)}")
-    if parts.username or parts.password:
-        raise InvalidContainerUrl(f"a container URL carries no user info: {redact_url(url)}")
-    segments = [unquote(s) for s in parts.path.strip("/").split("/") if s]
-    path_style = _is_path_style(host)
-    if len(segments) != (2 if path_style else 1):
-        expected = "/{account}/{container}" if path_style else "/{container}"
-        raise InvalidContainerUrl(f"the path must be {expected}: {redact_url(url)}")
-    container = segments[-1]
-    if not _CONTAINER_NAME.match(container):
-        raise InvalidContainerUrl(f"not a container name: {container!r}")
-    netloc = parts.netloc
-    if path_style:
-        account = segments[0]
-        account_url = f"https://{netloc}/{account}"
-    else:
-        account = host.split(".", 1)[0]
-        account_url = f"https://{netloc}"
-    return ContainerRef(account_url=account_url, account_name=account, container=container)
+        raise InvalidContainerUrl(f"the container URL {err}") from err
 
 
 def storage_error(err: AzureError, doing: str) -> StorageError:
@@ -334,8 +280,8 @@ def mint_container_sas(
                 ref, credential, start, expiry, connection_verify
             )
         token = generate_container_sas(
-            ref.account_name,
-            ref.container,
+            ref.account,
+            ref.name,
             user_delegation_key=key,
             permission=permission,
             expiry=expiry,
@@ -353,7 +299,7 @@ def mint_container_sas(
 
 
 def _delegation_key(
-    ref: ContainerRef,
+    ref: ContainerUrl,
     credential: TokenCredential,
     start: datetime,
     expiry: datetime,
@@ -389,7 +335,7 @@ class ContainerWriter:
     def _client(self) -> ContainerClient:
         return ContainerClient(
             self.ref.account_url,
-            self.ref.container,
+            self.ref.name,
             credential=self._credential,
             **_client_options(self._verify),
         )
@@ -450,7 +396,6 @@ __all__ = [
     "EXPORT_PERMISSIONS",
     "MAX_SAS_LIFETIME",
     "STORAGE_SCOPE",
-    "ContainerRef",
     "ContainerWriter",
     "InvalidContainerUrl",
     "StorageError",

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.core.credentials import AccessToken
 
+from mysqlexport.containers import ContainerUrl
 from mysqlexport.storage import (
-    ContainerRef,
     InvalidContainerUrl,
     mint_container_sas,
     parse_container_url,
@@ -20,25 +20,25 @@ from mysqlexport.storage import (
     [
         (
             "https://acct.blob.core.windows.net/backups",
-            ContainerRef("https://acct.blob.core.windows.net", "acct", "backups"),
+            ContainerUrl("https://acct.blob.core.windows.net", "acct", "backups"),
         ),
         (
             "https://acct.blob.core.windows.net/backups/",
-            ContainerRef("https://acct.blob.core.windows.net", "acct", "backups"),
+            ContainerUrl("https://acct.blob.core.windows.net", "acct", "backups"),
         ),
         (
             "https://127.0.0.1:10000/devstoreaccount1/backups",
-            ContainerRef("https://127.0.0.1:10000/devstoreaccount1", "devstoreaccount1", "backups"),
+            ContainerUrl("https://127.0.0.1:10000/devstoreaccount1", "devstoreaccount1", "backups"),
         ),
         (
             "https://localhost:10000/devstoreaccount1/run-reports",
-            ContainerRef(
+            ContainerUrl(
                 "https://localhost:10000/devstoreaccount1", "devstoreaccount1", "run-reports"
             ),
         ),
     ],
 )
-def test_container_urls_are_parsed(url: str, expected: ContainerRef) -> None:
+def test_container_urls_are_parsed(url: str, expected: ContainerUrl) -> None:
     assert parse_container_url(url) == expected
 
 
