@@ -31,7 +31,8 @@ from armemulator.config import (
     EmulatorConfig,
     Resubmission,
 )
-from armemulator.emulator import Emulator, is_loopback_host
+from armemulator.emulator import Emulator
+from armemulator.exportfiles import is_loopback_host
 from armemulator.fleet import make_fleet
 
 
@@ -120,6 +121,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SCOPE",
         help="a subscription or resource group that exists without servers (repeatable)",
     )
+    storage = parser.add_argument_group("the export's files (SAS URIs on loopback, e.g. Azurite)")
+    storage.add_argument(
+        "--storage-ca-bundle",
+        metavar="PEM",
+        help="CA bundle trusted when writing an export's files (default: REQUESTS_CA_BUNDLE, "
+        "else CURL_CA_BUNDLE, else the system's)",
+    )
+    storage.add_argument(
+        "--no-storage-writes",
+        action="store_true",
+        help="never write an export's files, even through a SAS URI on loopback",
+    )
     return parser
 
 
@@ -162,6 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             backup_limit=args.backup_limit,
             backups_paused=DEFAULT_BACKUPS_PAUSED_ERROR if args.backups_paused else None,
             extra_scopes=frozenset(args.extra_scope),
+            storage_ca_bundle=args.storage_ca_bundle,
+            storage_writes=not args.no_storage_writes,
         )
     except ValueError as err:  # a malformed scope, a negative backup limit
         print(err, file=sys.stderr)

@@ -224,6 +224,19 @@ class EmulatorConfig:
     #: Probability that an export ends Failed (besides servers with fail_export).
     fail_rate: float = 0.0
 
+    # --- the export's files (``armemulator.exportfiles``) ---------------------------------------
+    #: Write an accepted export's backup files through every SAS URI on a loopback host (e.g.
+    #: Azurite), before the 202; a refusal fails the export with storage's code. SAS URIs on
+    #: other hosts are never contacted. False = never contact any storage.
+    storage_writes: bool = True
+    #: CA bundle (file or directory) trusted for those writes; None = ``REQUESTS_CA_BUNDLE``,
+    #: else ``CURL_CA_BUNDLE``, else the system's store (read at each write).
+    storage_ca_bundle: str | None = None
+    #: Seconds each storage connection, request and answer may take.
+    storage_timeout_seconds: float = 10.0
+    #: Bytes of stand-in data written per data part (one part per SAS URI).
+    export_part_bytes: int = 8192
+
     # --- on-demand backups (backupsV2); see ``armemulator.backups`` --------------------------
     #: How an accepted create answers (202 Location, 202 Azure-AsyncOperation, 201, 200).
     backup_answer: BackupAnswer = BackupAnswer.LOCATION
@@ -271,6 +284,12 @@ class EmulatorConfig:
     def __post_init__(self) -> None:
         parse_scopes(self.extra_scopes)  # a malformed scope is refused here, not ignored later
         parse_scopes(self.forbidden_scopes)
+        if self.export_part_bytes < 1:
+            raise ValueError(f"export_part_bytes must be positive, got {self.export_part_bytes!r}")
+        if self.storage_timeout_seconds <= 0:
+            raise ValueError(
+                f"storage_timeout_seconds must be positive, got {self.storage_timeout_seconds!r}"
+            )
         if self.backup_limit < 0:
             raise ValueError(f"backup_limit must not be negative, got {self.backup_limit!r}")
         if not 0.0 <= self.backup_fail_rate <= 1.0:

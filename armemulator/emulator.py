@@ -14,7 +14,6 @@ test can prove a client never sent its token anywhere else.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import secrets
 import ssl
@@ -37,6 +36,7 @@ from armemulator.config import (
 )
 from armemulator.counters import Counters, RequestCounters
 from armemulator.errors import NotStartedError
+from armemulator.exportfiles import ExportWriter, is_loopback_host
 from armemulator.faults import FaultInjector, Faults
 from armemulator.fleet import ServerSpec, default_fleet
 from armemulator.handlers import ArmOperations, LiveSettings
@@ -45,16 +45,6 @@ from armemulator.model import ExportRecord, FleetModel
 from armemulator.oplinks import LinkSigner
 from armemulator.server import EmulatorHTTPServer
 from armemulator.throttle import BucketSpec, SubscriptionThrottle
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for "localhost" and loopback IP addresses (the only hosts the emulator binds)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _netloc(url: str) -> str:
@@ -100,6 +90,7 @@ class Emulator:
             signer=LinkSigner(secrets.token_bytes(32)),
             live=self._live,
             created_at=self.clock.now(),
+            writer=ExportWriter(cfg),
         )
         self._served_hosts: frozenset[str] = frozenset()
         self._app = Application(

@@ -18,7 +18,9 @@ the server already accepted is answered as ``EmulatorConfig.resubmission`` says 
 while that export runs, then 200 with its final result - the operation "creates a backup if not
 existing"; or 202 again, a second export; or 400 ``DuplicateBackupName``); any other name meets
 409 while an export (or, unless ``backup_conflicts_with_export`` is off, an on-demand backup)
-runs on the server, else 202 Accepted. ``validateBackup`` makes the
+runs on the server, else the export is accepted: its backup files are written through every SAS
+URI on a loopback host (``armemulator.exportfiles``; a refusal makes the export fail, see
+``ArmOperations._write_backup_files``), then 202 Accepted. ``validateBackup`` makes the
 same checks except the pause: the documented pause concerns exporting, and a read-only estimate
 does not export anything.
 
@@ -58,6 +60,7 @@ from armemulator.config import (
     parse_scopes,
 )
 from armemulator.errors import ArmError
+from armemulator.exportfiles import ExportWriter
 from armemulator.fleet import ServerSpec
 from armemulator.kinds import ACTIONS, Kind
 from armemulator.model import (
@@ -127,8 +130,10 @@ class ArmOperations:
         signer: LinkSigner,
         live: LiveSettings,
         created_at: float,
+        writer: ExportWriter | None = None,
     ) -> None:
         self._config = config
+        self._writer = writer or ExportWriter(config)
         self._clock = clock
         self._model = model
         self._signer = signer
@@ -329,6 +334,7 @@ class ArmOperations:
             raise errors.server_not_found(resource_group, name)
         if outcome.result is SubmitResult.DUPLICATE:
             return Response.json(200, backup_and_export_response(record, self._clock.now()))
+        record = self._write_backup_files(record, body.sas_uris)
         headers = {
             "Location": self._polling_url(LinkKind.OPERATION_STATUS, record, api_version),
             # The 202's request id is the operation's id: the .NET SDK's scenario test reads it
@@ -342,6 +348,34 @@ class ArmOperations:
             )
         headers.update(retry_after_headers(self._clock, self._config.retry_after_seconds))
         return Response.empty(202, headers)
+
+    def _write_backup_files(self, record: ExportRecord, sas_uris: tuple[str, ...]) -> ExportRecord:
+        """Write the accepted export's files through its loopback SAS URIs, and settle its
+        outcome: a refusal fails it with storage's code (``exportfiles``, ``WriteRefusal``).
+
+        When: at accept time, synchronously, after the model accepted the export (outside its
+        lock: a 409 or a duplicate writes nothing) and before the 202 is sent. The service
+        streams the backup while the export is InProgress; writing it all up front is less
+        faithful in two ways, both documented: the blobs are there while the status still says
+        Pending or InProgress, and a SAS that expires during a long export does not fail it (it
+        is judged once, at accept time). In exchange the outcome is decided before any client
+        can hold the polling URLs, so every status read, the official SDK's result and the
+        ground truth (``emu.exports()``, which the soak's truth comparison reads) agree from the
+        first answer on, on any clock (a virtual clock is advanced past the end without anyone
+        polling, and nothing has to run in the background or under the model's lock). A
+        refused export fails when its transfer starts (``started_at``), nothing transferred:
+        one terminal state, as any other export.
+        """
+        result = self._writer.write(record, sas_uris)
+        if result is None:
+            return record
+        if result.refusal is None:
+            self._model.record_export_blobs(record.operation_id, result.blobs)
+            return record
+        refused = self._model.refuse_export_write(
+            record.operation_id, result.refusal.code, result.refusal.message, result.blobs
+        )
+        return refused or record
 
     # --- on-demand backups (backupsV2) ---------------------------------------------------------
 

@@ -91,6 +91,11 @@ class ExportRecord:
     #: ``sequence`` of the earlier export of the same backup name on the same server that this
     #: one repeats (accepted again under ``Resubmission.ACCEPT_AGAIN``); None otherwise.
     repeat_of: int | None = None
+    #: The failed export's ``error.message``; None = ``EXPORT_ERROR_MESSAGE``.
+    error_message: str | None = None
+    #: The backup files written through loopback SAS URIs, as URLs without query, in the order
+    #: written (``armemulator.exportfiles``); empty when no SAS was on loopback.
+    blobs: tuple[str, ...] = ()
     #: Parameters of the signed polling URLs (not secrets; the signature is not stored).
     url_issued_at: int = dataclasses.field(default=0, repr=False)
     url_nonce: str = dataclasses.field(default="", repr=False)
@@ -139,6 +144,7 @@ class ExportRecord:
         data.pop("url_issued_at")
         data.pop("url_nonce")
         data["containers"] = list(self.containers)
+        data["blobs"] = list(self.blobs)
         return data
 
 
@@ -237,6 +243,15 @@ class _Running:
         self._by_server[key] = on_server
         self.peak = max(self.peak, len(self._heap))
         self.peak_by_server[name] = max(self.peak_by_server.get(name, 0), on_server)
+
+    def reschedule(self, sequence: int, ends_at: float, now: float) -> None:
+        """Move the running entry ``sequence`` to end at ``ends_at`` (rare: O(n))."""
+        for index, (_, seq, key) in enumerate(self._heap):
+            if seq == sequence:
+                self._heap[index] = (ends_at, seq, key)
+                heapq.heapify(self._heap)
+                break
+        self.purge(now)
 
     def purge(self, now: float) -> None:
         heap = self._heap
@@ -509,6 +524,50 @@ class FleetModel:
             url_issued_at=int(now),
             url_nonce=nonce,
         )
+
+    def refuse_export_write(
+        self, operation_id: str, code: str, message: str, blobs: tuple[str, ...]
+    ) -> ExportRecord | None:
+        """An accepted export whose files storage refused (``armemulator.exportfiles``): it
+        fails with ``code`` when its transfer starts, nothing transferred. Called before the
+        202 is sent, so no client has seen the planned outcome; the ground truth, the running
+        set and later answers all see this one. Returns the new record (None if unknown)."""
+        now = self._clock.now()
+        with self._lock:
+            old = self._operations.get(operation_id.lower())
+            if old is None:
+                return None
+            new = dataclasses.replace(
+                old,
+                ends_at=old.started_at,
+                outcome=ExportStatus.FAILED.value,
+                error_code=code,
+                error_message=message,
+                blobs=blobs,
+            )
+            self._replace(old, new)
+            self._export_runs.reschedule(old.sequence, new.ends_at, now)
+            return new
+
+    def record_export_blobs(self, operation_id: str, blobs: tuple[str, ...]) -> None:
+        """Note the files an accepted export wrote (its outcome stays as planned)."""
+        with self._lock:
+            old = self._operations.get(operation_id.lower())
+            if old is not None:
+                self._replace(old, dataclasses.replace(old, blobs=blobs))
+
+    def _replace(self, old: ExportRecord, new: ExportRecord) -> None:
+        """Put ``new`` wherever ``old`` is referenced (ground truth, operations, server)."""
+        self._exports[old.sequence] = new
+        self._operations[old.operation_id] = new
+        server = self._servers.get(
+            server_key(old.subscription, old.resource_group, old.server_name)
+        )
+        if server is not None:
+            if server.current is old:
+                server.current = new
+            if server.by_name.get(old.backup_name) is old:
+                server.by_name[old.backup_name] = new
 
     def find_operation(self, operation_id: str) -> ExportRecord | None:
         with self._lock:

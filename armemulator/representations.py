@@ -89,7 +89,7 @@ def server_resource(spec: ServerSpec, created_at: float) -> dict[str, Any]:
 
 
 def _error(record: ExportRecord) -> dict[str, Any]:
-    return {"code": record.error_code, "message": EXPORT_ERROR_MESSAGE}
+    return {"code": record.error_code, "message": record.error_message or EXPORT_ERROR_MESSAGE}
 
 
 def backup_metadata(record: ExportRecord) -> str:

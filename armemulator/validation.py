@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -95,6 +95,8 @@ class BackupAndExportBody:
     backup_format: str | None
     sas_uri_count: int
     containers: tuple[str, ...]
+    #: The SAS URIs as sent: secrets, handed to ``exportfiles`` and never stored or shown.
+    sas_uris: tuple[str, ...] = field(default=(), repr=False)
 
 
 def _object(value: Any, path: str) -> dict[str, Any]:
@@ -170,7 +172,9 @@ def backup_and_export_body(raw: bytes, api_version_value: str) -> BackupAndExpor
         if not isinstance(uri, str):
             raise errors.invalid_property(path, "it must be a string.")
         containers.append(_redact(uri, path))
-    return BackupAndExportBody(name, backup_format, len(uris), tuple(containers))
+    return BackupAndExportBody(
+        name, backup_format, len(uris), tuple(containers), sas_uris=tuple(uris)
+    )
 
 
 def backup_v2_body(raw: bytes) -> dict[str, Any]:
