@@ -16,20 +16,26 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+import trustme
 from azure.core.credentials import TokenCredential
+from azure.core.exceptions import HttpResponseError
+from azure.identity import ManagedIdentityCredential
+from azure.mgmt.mysqlflexibleservers import MySQLManagementClient
 from azure.storage.blob import ContainerClient
 
-from armemulator import Emulator, EmulatorConfig, ServerSpec, VirtualClock
+from armemulator import Emulator, EmulatorConfig, ScaledClock, ServerSpec, VirtualClock
 from armemulator.exportfiles import STORAGE_UNREACHABLE, is_loopback_sas
 from devhost.azurite import Azurite
 from mysqlexport.storage import app_credential, mint_container_sas
 from tests.component.test_emulator_exports import SAS as FAKE_SAS
 from tests.component.test_emulator_exports import Arm, export_body
 from tests.storage_setup import create_container
+from tests.waits import HANG_SECONDS
 
 SUB = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 GROUP = "StorageGroup"
@@ -272,3 +278,68 @@ def test_writes_can_be_switched_off(
         Arm(emu).export(GROUP, "solo", json=export_body("nightly-1", [sas]))
         (record,) = emu.exports()
     assert (record.outcome, record.blobs) == ("Succeeded", ())
+
+
+@pytest.fixture
+def tls_emu(
+    azurite: Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Emulator]:
+    """The emulator over TLS (the official SDK sends its token over https only), on a clock
+    600x fast, with one CA bundle trusted by everyone: the emulator's and Azurite's."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert_path, key_path, bundle = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    cert_path.write_bytes(b"".join(pem.bytes() for pem in cert.cert_chain_pems))
+    cert.private_key_pem.write_to_path(str(key_path))
+    bundle.write_bytes(ca.cert_pem.bytes() + azurite.ca_bundle.read_bytes())
+    config = EmulatorConfig(
+        clock=ScaledClock(600.0),
+        tls_cert=str(cert_path),
+        tls_key=str(key_path),
+        fleet=FLEET,
+        pending_seconds=2,
+    )
+    with Emulator(config) as emulator:
+        for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "MSI_ENDPOINT"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+        monkeypatch.setenv("IDENTITY_ENDPOINT", emulator.token_endpoint)
+        monkeypatch.setenv("IDENTITY_HEADER", emulator.identity_header)
+        yield emulator
+
+
+def _sdk(emu: Emulator) -> MySQLManagementClient:
+    return MySQLManagementClient(
+        credential=ManagedIdentityCredential(),
+        subscription_id=SUB,
+        base_url=emu.url,
+        credential_scopes=["https://management.azure.com/.default"],
+    )
+
+
+@pytest.mark.sdk
+def test_the_official_sdk_reads_a_refused_write_as_the_exports_error(
+    tls_emu: Emulator, azurite: Azurite
+) -> None:
+    credential = app_credential()
+    good_container, read_only_container = create_container(azurite), create_container(azurite)
+    client = _sdk(tls_emu)
+
+    good = client.backup_and_export.begin_create(
+        GROUP, "solo", export_body("sdk-good", [_mint(credential, good_container)])
+    ).result(timeout=HANG_SECONDS)
+    assert good.status == "Succeeded"
+    assert sorted(_blobs(good_container, credential)) == [
+        "solo/sdk-good/data/part-0001-of-0001",
+        "solo/sdk-good/manifest.json",
+    ]
+
+    read_only = _mint(credential, read_only_container, permissions="r")
+    poller = client.backup_and_export.begin_create(
+        GROUP, "solo", export_body("sdk-read-only", [read_only])
+    )
+    with pytest.raises(HttpResponseError) as failed:
+        poller.result(timeout=HANG_SECONDS)
+    assert failed.value.error is not None
+    assert failed.value.error.code == "AuthorizationPermissionMismatch"
+    assert _signature(read_only) not in str(failed.value)
