@@ -14,7 +14,8 @@ from the rest of the project.
 
 Modules: ``clock`` (time), ``throttle`` (ARM token buckets), ``faults`` (injected failures),
 ``fleet`` (server descriptions), ``config`` (settings), ``model`` (state and ground truth),
-``backups`` (one on-demand backup and its rules),
+``backups`` (one on-demand backup and its rules), ``exportfiles`` (an export's files, written
+through SAS URIs on loopback),
 ``auth`` / ``identity`` (tokens, managed-identity endpoint), ``oplinks`` (signed polling URLs),
 ``validation`` / ``errors`` / ``representations`` (the contract), ``handlers`` (operations),
 ``app`` (request pipeline), ``server`` (HTTP transport), ``admin`` (/_emulator routes),

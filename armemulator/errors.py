@@ -13,8 +13,11 @@ error a paused call returns), ``InvalidServerState``, ``BackupAlreadyRunningForS
 service answers a repeated backup name is not documented at all). For on-demand backups
 (backupsV2), whose spec states no error at all: ``OnDemandBackupLimitExceeded`` (400, the
 documented limit of 50 on-demand backups) and ``BackupAlreadyRunningForServer`` again (409, for a
-second backup, or a backup and an export, at once). No message ever contains a SAS URI or a
-bearer token.
+second backup, or a backup and an export, at once). An export whose files storage refused
+(``armemulator.exportfiles``) fails with storage's own ``x-ms-error-code``, or with one of two
+invented codes: ``StorageRequestFailed`` (an error status without a code) and
+``StorageUnreachable`` (a loopback storage that refuses connections, resets or times out). No
+message ever contains a SAS URI or a bearer token.
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+
+#: Invented: storage answered an export's write with an error status but no code.
+STORAGE_REQUEST_FAILED = "StorageRequestFailed"
+#: Invented: the loopback storage of an export's SAS could not be reached (refused, reset,
+#: timeout, TLS failure).
+STORAGE_UNREACHABLE = "StorageUnreachable"
 
 
 class EmulatorError(Exception):

@@ -59,6 +59,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from armemulator.config import EmulatorConfig
+from armemulator.errors import STORAGE_REQUEST_FAILED, STORAGE_UNREACHABLE
 from armemulator.model import ExportRecord
 from armemulator.representations import iso
 
@@ -66,10 +67,6 @@ from armemulator.representations import iso
 STORAGE_SERVICE_VERSION = "2025-11-05"
 #: Bytes per Put Block of a data part.
 BLOCK_BYTES = 4096
-#: Invented: storage answered an error status without a code in header or body.
-STORAGE_REQUEST_FAILED = "StorageRequestFailed"
-#: Invented: the loopback storage could not be reached (refused, reset, timeout, TLS).
-STORAGE_UNREACHABLE = "StorageUnreachable"
 
 _ERROR_CODE = re.compile(rb"<Code>([^<]{1,100})</Code>")
 _ERROR_MESSAGE = re.compile(rb"<Message>([^<\n]{0,300})")

@@ -29,7 +29,8 @@ from azure.mgmt.mysqlflexibleservers import MySQLManagementClient
 from azure.storage.blob import ContainerClient
 
 from armemulator import Emulator, EmulatorConfig, ScaledClock, ServerSpec, VirtualClock
-from armemulator.exportfiles import STORAGE_UNREACHABLE, is_loopback_sas
+from armemulator.errors import STORAGE_UNREACHABLE
+from armemulator.exportfiles import is_loopback_sas
 from devhost.azurite import Azurite
 from mysqlexport.storage import app_credential, mint_container_sas
 from tests.component.test_emulator_exports import SAS as FAKE_SAS
