@@ -11,8 +11,9 @@ Durable SDK.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 from mysqlexport import report
 from mysqlexport.arm import ArmClient
@@ -21,8 +22,10 @@ from mysqlexport.discovery import scope_path
 from mysqlexport.errors import ExportError, ExportFailed
 from mysqlexport.ids import ServerId
 from mysqlexport.models import AcceptedOperation, BackupResource, ExportResult, StillRunning
-from mysqlexport.request import DEFAULT_STATES
+from mysqlexport.redaction import SecretUri
+from mysqlexport.request import DEFAULT_STATES, MAX_DEADLINE_MINUTES
 from mysqlexport.sealing import Sealer
+from mysqlexport.storage import MAX_SAS_LIFETIME, StorageError
 from workflow.contracts import (
     BackupAnswer,
     BackupRef,
@@ -38,6 +41,7 @@ from workflow.contracts import (
     StatusAnswer,
     SubmitAnswer,
     SubmitRequest,
+    TargetInput,
     ValidateAnswer,
     backup_json,
     operation,
@@ -132,7 +136,7 @@ def is_on_demand(backup: BackupResource) -> bool:
 
 
 def target_unavailable(run_id: str) -> Problem:
-    """The answer when a run's sealed target cannot be found (its instance was purged)."""
+    """The answer when a run's kept target cannot be found (its instance was purged)."""
     return {
         "kind": "error",
         "error": {
@@ -143,17 +147,71 @@ def target_unavailable(run_id: str) -> Problem:
     }
 
 
+#: Added to a minted SAS's life beyond the export's deadline, for the clocks of this machine
+#: and of storage that differ (Microsoft's SAS best practices allow 15 minutes of clock skew,
+#: as ``mysqlexport.storage`` does for the start), and for the seconds between the fleet's
+#: probe submission and the start of the server's orchestration, from which its deadline counts.
+SAS_EXPIRY_MARGIN: Final = timedelta(minutes=15)
+
+#: Mints a container SAS for each URL, valid until the given expiry (``mysqlexport.storage.
+#: mint_container_sas`` with the app's identity, in the Functions glue).
+Minter = Callable[[Sequence[str], datetime], Sequence[SecretUri]]
+
+
+def sas_expiry(now: datetime, deadline_minutes: int | None) -> datetime:
+    """When a SAS minted at ``now`` for an export expires: the server's deadline counts from its
+    own start, at or before ``now``, so ``now`` + the deadline covers every moment the app
+    follows the export, plus ``SAS_EXPIRY_MARGIN``, and never beyond the 7 days a user
+    delegation key may live (the longest deadline a request may ask is 7 days too). A payload
+    without the deadline (scheduled before it was passed on) gets the longest a request may ask.
+    """
+    minutes = deadline_minutes if deadline_minutes is not None else MAX_DEADLINE_MINUTES
+    return now + min(timedelta(minutes=minutes) + SAS_EXPIRY_MARGIN, MAX_SAS_LIFETIME)
+
+
+def storage_problem(err: StorageError) -> Problem:
+    """A SAS that could not be minted, as the server's answer: storage's own code, retried by
+    the orchestrator's rules when storage says it is transient. Storage's HTTP status goes in
+    the message, not in ``status``: the submission rules read ``status`` as ARM's answer to a
+    POST that may have started an export (``mysqlexport.submissions``), and ARM was not called."""
+    error = problem(err)["error"]
+    status = error.pop("status", None)
+    if status is not None:
+        error["message"] = f"{error.get('message', '')} (storage answered HTTP {status})"
+    error["source"] = "storage"
+    return {"kind": "error", "error": error}
+
+
+def target_sas(
+    payload: SubmitRequest,
+    target: TargetInput,
+    sealer: Callable[[], Sealer],
+    mint: Minter,
+    now: datetime,
+) -> Sequence[SecretUri]:
+    """The SAS URIs of this one submission: a containers target gets a fresh SAS minted now,
+    for this export's deadline (``sas_expiry``), used once and never stored; a SAS list is
+    opened from its seal. Raises ``ExportError`` (``StorageError`` with storage's code)."""
+    if "containers" in target:
+        return mint(target["containers"], sas_expiry(now, payload.get("deadlineMinutes")))
+    return sealer().open(target["sealedTarget"])
+
+
 def submit_export(
-    payload: SubmitRequest, client: ArmClient, sealer: Sealer, sealed_target: str
+    payload: SubmitRequest, client: ArmClient, sas_uris: Callable[[], Sequence[SecretUri]]
 ) -> SubmitAnswer:
-    """POST backupAndExport for one server, once. ``sealed_target`` is the run's sealed SAS
-    list (kept once per run, never in the payload)."""
+    """POST backupAndExport for one server, once. ``sas_uris`` gives this submission's SAS list
+    (``target_sas``: minted for it, or opened from the run's seal; never in the payload)."""
     server = ServerId.parse(payload["id"])
     try:
-        sas_uris = sealer.open(sealed_target)
-        outcome = client.submit_export(
-            server, payload["backupName"], sas_uris, payload["backupFormat"]
-        )
+        uris = sas_uris()
+    except StorageError as err:
+        logger.info("no SAS for %s: %s", server, err, extra={"server_id": server.resource_id})
+        return storage_problem(err)
+    except ExportError as err:
+        return problem(err)
+    try:
+        outcome = client.submit_export(server, payload["backupName"], uris, payload["backupFormat"])
     except ExportFailed as err:
         return _failed(err)
     except ExportError as err:

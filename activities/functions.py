@@ -1,7 +1,8 @@
 """The activity functions: thin Functions glue around ``activities.arm_calls``.
 
-Each trigger builds an ``ArmClient`` (and the ``Sealer`` where the SAS list must be opened) from
-app settings for this call and hands over to the plain body. Trigger annotations stay bare
+Each trigger builds an ``ArmClient`` (and the ``Sealer`` where a SAS list must be opened, or the
+app's credential where a SAS must be minted) from app settings for this call and hands over to
+the plain body. Trigger annotations stay bare
 ``dict``: the Python worker rejects parameterised generics there; the body's contract
 (``workflow.contracts``) types what they hold.
 """
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import azure.durable_functions as df
@@ -18,18 +20,19 @@ import azure.durable_functions as df
 from activities import arm_calls, reports
 from mysqlexport.arm import ArmClient
 from mysqlexport.errors import ExportError
-from mysqlexport.redaction import redact_text
+from mysqlexport.redaction import SecretUri, redact_text
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
-from mysqlexport.storage import ContainerWriter, app_credential
+from mysqlexport.storage import ContainerWriter, app_credential, mint_container_sas
 from workflow import names
 from workflow.contracts import (
     PublishRequest,
     RelayAnswer,
     RelayRequest,
     SubmitRequest,
+    TargetInput,
+    kept_target_of,
     problem,
-    sealed_target_of,
 )
 from workflow.instance_ids import target_instance_id
 
@@ -89,29 +92,40 @@ def publish_report(payload: dict) -> dict:
     return dict(reports.publish_report(request, writer.upload))
 
 
-async def _sealed_target(client: df.DurableOrchestrationClient, run_id: str) -> str | None:
-    """The run's sealed SAS list: the input of its ``export_target`` instance (one copy per run,
-    so no orchestration input or history carries it per server)."""
+async def _kept_target(client: df.DurableOrchestrationClient, run_id: str) -> TargetInput | None:
+    """The run's target: the input of its ``export_target`` instance (one copy per run, so no
+    orchestration input or history carries it per server)."""
     status = await client.get_status(target_instance_id(run_id), show_input=True)
-    return sealed_target_of(getattr(status, "input_", None))
+    return kept_target_of(getattr(status, "input_", None))
+
+
+def _mint(containers: Sequence[str], expiry: datetime) -> list[SecretUri]:
+    """A user-delegation SAS for each container, signed with a key the app's identity gets now
+    (one per storage account, for this call only: a key is never reused across submissions)."""
+    return mint_container_sas(containers, app_credential(), expiry=expiry)
 
 
 @bp.activity_trigger(input_name="payload")
 @bp.durable_client_input(client_name="client")
 async def submit_export(payload: dict, client: df.DurableOrchestrationClient) -> dict:
-    """POST backupAndExport once; the only place the SAS list is opened.
+    """POST backupAndExport once; the only place a SAS is minted (a containers target) or a
+    sealed SAS list opened.
 
-    Async because it reads the run's sealed target through the durable client; the blocking ARM
-    call runs off the worker's event loop.
+    Async because it reads the run's target through the durable client; minting and the ARM
+    call block, so they run off the worker's event loop.
     """
     request = cast(SubmitRequest, payload)
-    sealed = await _sealed_target(client, request["runId"])
-    if sealed is None:
+    target = await _kept_target(client, request["runId"])
+    if target is None:
         return dict(arm_calls.target_unavailable(request["runId"]))
+    kept: TargetInput = target
 
     def submit() -> dict[str, Any]:
+        def sas_uris() -> Sequence[SecretUri]:
+            return arm_calls.target_sas(request, kept, _sealer, _mint, datetime.now(UTC))
+
         with _client() as arm:
-            return dict(arm_calls.submit_export(request, arm, _sealer(), sealed))
+            return dict(arm_calls.submit_export(request, arm, sas_uris))
 
     return await asyncio.to_thread(submit)
 

@@ -72,7 +72,7 @@ def parse_container_url(url: object) -> ContainerUrl:
         raise ValueError(f"must be a URL of at most {MAX_URL_LENGTH} printable ASCII characters")
     try:
         parts = urlsplit(url.strip())
-        port = parts.port
+        parts.port  # noqa: B018 - raises ValueError for a port that is not 0-65535
     except ValueError:
         raise ValueError("is not a URL") from None
     host = (parts.hostname or "").lower()

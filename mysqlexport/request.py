@@ -4,6 +4,12 @@ Parsing is pure and strict. Every problem is collected and reported with the JSO
 (``servers[3]``, ``target.sasUriList[0]``), unknown fields are refused (a typo must not silently
 export nothing), and limits keep one request from being unreasonably large. Nothing starts unless
 the whole request is valid.
+
+An export's target is one of two forms: ``target.containers``, blob container URLs without a SAS
+(the recommended form: the submit activity mints a short user-delegation SAS per export with the
+app's identity, so no request, setting or Logic App holds one; the URLs are no secret and may be
+kept, logged and reported), or ``target.sasUriList``, container SAS URIs given by the caller
+(secrets: sealed before anything is persisted, never echoed).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 from mysqlexport.armspec import BACKUP, EXPORT, OPERATIONS, check_backup_format
+from mysqlexport.containers import parse_container_url
 from mysqlexport.errors import InvalidRequest
 from mysqlexport.ids import ServerId, validate_resource_group, validate_subscription
 from mysqlexport.naming import DEFAULT_TEMPLATE, check_template
@@ -85,10 +92,25 @@ class Discovery:
 
 
 @dataclass(frozen=True)
+class Target:
+    """An export's target: SAS URIs given by the caller (secrets) or container URLs (no SAS:
+    the app mints one per export). A valid target has exactly one of the two."""
+
+    sas_uris: tuple[SecretUri, ...] = ()
+    #: Normalised container URLs (``mysqlexport.containers.ContainerUrl.url``).
+    containers: tuple[str, ...] = ()
+
+    @property
+    def count(self) -> int:
+        """How many containers the export gets (compared with ``numberOfContainers``)."""
+        return len(self.containers) or len(self.sas_uris)
+
+
+@dataclass(frozen=True)
 class RunRequest:
     """A validated request for a run. ``sas_uris`` are secrets: seal them before persisting
-    anything. A backup run (``operation`` ``backup``) has none: its backups stay in the
-    service."""
+    anything; ``containers`` (the other form of a target) are not. A backup run (``operation``
+    ``backup``) has neither: its backups stay in the service."""
 
     servers: tuple[ServerId, ...]
     discover: Discovery | None
@@ -99,13 +121,21 @@ class RunRequest:
     max_concurrency: int | None = None
     deadline_minutes: int | None = None
     dry_run: bool = False
+    containers: tuple[str, ...] = ()
+
+    @property
+    def target(self) -> Target:
+        """The export's target (empty in a backup run)."""
+        return Target(self.sas_uris, self.containers)
 
     def public_dict(self) -> dict[str, Any]:
-        """Everything but the SAS URIs: safe for durable state, logs and status responses."""
+        """Everything but the SAS URIs: safe for durable state, logs, status responses and the
+        report. The container URLs are in it (no secret); a SAS list only by its count."""
         return {
             "servers": [s.resource_id for s in self.servers],
             "discover": self.discover.to_dict() if self.discover else None,
             "sasUriCount": len(self.sas_uris),
+            "containers": list(self.containers),
             "backupName": self.backup_name,
             "backupFormat": self.backup_format,
             "maxConcurrency": self.max_concurrency,
@@ -257,23 +287,66 @@ def _parse_discover(value: object, problems: dict[str, str]) -> Discovery | None
     return Discovery(tuple(subs), tuple(groups), tags, tuple(states))
 
 
-def parse_target(value: object) -> tuple[SecretUri, ...]:
+def parse_target(value: object) -> Target:
     """Validate a ``target`` alone (a retry's new target); ``InvalidRequest`` names every bad
     part as ``parse_request`` would."""
     problems: dict[str, str] = {}
-    uris = _parse_target(value, problems)
+    target = _parse_target(value, problems)
     if problems:
         raise InvalidRequest(problems)
-    return tuple(uris)
+    return target
 
 
-def _parse_target(value: object, problems: dict[str, str]) -> list[SecretUri]:
+TARGET_FIELDS: Final = ("containers", "sasUriList")
+
+
+def _parse_target(value: object, problems: dict[str, str]) -> Target:
+    """Exactly one of ``target.containers`` and ``target.sasUriList``."""
     if not isinstance(value, Mapping):
-        problems["target"] = "must be an object with 'sasUriList'"
-        return []
-    for name in sorted(set(value) - {"sasUriList"}):
-        problems[f"target.{name}"] = "is not a known field"
-    uris = _string_list(value.get("sasUriList"), "target.sasUriList", MAX_SAS_URIS, problems)
+        problems["target"] = "must be an object with 'containers' (or 'sasUriList')"
+        return Target()
+    for name in sorted(set(value) - set(TARGET_FIELDS), key=str):
+        problems[f"target.{str(name)[:100]}"] = "is not a known field"
+    given = [name for name in TARGET_FIELDS if value.get(name) is not None]
+    if len(given) > 1:
+        problems["target"] = (
+            "give 'containers' (the app mints a SAS per export) or 'sasUriList', not both"
+        )
+        return Target()
+    if given == ["containers"]:
+        return Target(containers=tuple(_parse_containers(value["containers"], problems)))
+    if not given and "sasUriList" not in value:
+        problems["target"] = (
+            "must give 'containers' (blob container URLs, no SAS: the app mints one per export) "
+            "or 'sasUriList'"
+        )
+        return Target()
+    return Target(sas_uris=tuple(_parse_sas_list(value.get("sasUriList"), problems)))
+
+
+def _parse_containers(value: object, problems: dict[str, str]) -> list[str]:
+    path = "target.containers"
+    urls = _string_list(value, path, MAX_SAS_URIS, problems)
+    if not urls and path not in problems:
+        problems[path] = "must list at least one blob container URL"
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for i, url in enumerate(urls):
+        try:
+            container = parse_container_url(url).url
+        except ValueError as err:
+            problems[f"{path}[{i}]"] = str(err)  # the URL itself is never echoed
+            continue
+        if container in seen:
+            problems[f"{path}[{i}]"] = f"names the same container as {path}[{seen[container]}]"
+            continue
+        seen[container] = i
+        out.append(container)
+    return out
+
+
+def _parse_sas_list(value: object, problems: dict[str, str]) -> list[SecretUri]:
+    uris = _string_list(value, "target.sasUriList", MAX_SAS_URIS, problems)
     if not uris and "target.sasUriList" not in problems:
         problems["target.sasUriList"] = "must list at least one container SAS URI"
     out = []
@@ -309,7 +382,7 @@ def parse_request(body: object) -> RunRequest:
             "(an on-demand backup kept in the service, backupsV2)"
         )
     backup = operation == BACKUP
-    sas = [] if backup else _parse_target(body.get("target"), problems)
+    target = Target() if backup else _parse_target(body.get("target"), problems)
     if backup and body.get("target") is not None:
         problems["target"] = (
             "is not taken by a backup run: an on-demand backup stays in the service and cannot "
@@ -343,7 +416,8 @@ def parse_request(body: object) -> RunRequest:
     return RunRequest(
         servers=tuple(unique.values()),
         discover=discover,
-        sas_uris=tuple(sas),
+        sas_uris=target.sas_uris,
+        containers=target.containers,
         backup_name=template,
         backup_format=backup_format,
         max_concurrency=concurrency,

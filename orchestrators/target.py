@@ -1,9 +1,11 @@
-"""``export_target``: where a run keeps its sealed target, once.
+"""``export_target``: where a run keeps its target, once.
 
-Its input is ``{"sealedTarget": ...}`` (the sealed SAS list) and it ends at once; the task hub
-keeps a finished instance's input until its history is purged. The submit activity reads it
-with the durable client (``get_status(show_input=True)``). So no orchestration input, history,
-continue-as-new or activity input carries the SAS list per server: 64 URIs of 4,096 characters
+Its input is ``workflow.contracts.TargetInput``: ``{"containers": [...]}`` (container URLs, no
+secret: the submit activity mints a SAS from them per export) or ``{"sealedTarget": ...}`` (a
+SAS list given by the caller, sealed), and it ends at once; the task hub keeps a finished
+instance's input until its history is purged. The submit activity reads it with the durable
+client (``get_status(show_input=True)``). So no orchestration input, history, continue-as-new
+or activity input carries the target per server: 64 URIs of 4,096 characters
 seal to ~350 KB, which the Azure Storage backend would otherwise offload to a blob and read
 back on every replay of every server orchestration (``python -m bench.inputs`` prints the
 sizes).
@@ -21,6 +23,6 @@ from orchestrators.blueprint import bp
 
 @bp.orchestration_trigger(context_name="context")
 def export_target(context: df.DurableOrchestrationContext) -> Generator[Any, Any, None]:
-    """Hold the run's sealed target as this instance's input; nothing to do."""
+    """Hold the run's target as this instance's input; nothing to do."""
     return
     yield  # a generator, as the Durable SDK requires of an orchestrator

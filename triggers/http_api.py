@@ -27,7 +27,7 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 from mysqlexport import report
 from mysqlexport.armspec import BACKUP
 from mysqlexport.errors import InvalidRequest, RequestTooLarge, SettingsError
-from mysqlexport.request import MAX_BODY_BYTES, parse_request
+from mysqlexport.request import MAX_BODY_BYTES, Target, parse_request
 from mysqlexport.sealing import Sealer, UnsealError
 from mysqlexport.settings import Settings
 from triggers.health import health_body, run_checks
@@ -35,7 +35,7 @@ from triggers.instances import QueryFailed, query_instances
 from triggers.listing import NEXT_PAGE_PARAMETER, describe_runs, find_runs, parse_run_query
 from triggers.responses import error_response, json_response, row_times_in_utc, utc_time
 from triggers.retries import MAX_RETRIES, parse_retry, retry_slot
-from triggers.runs import RUNNING, read_target, sealed_target, start_run
+from triggers.runs import RUNNING, kept_target, read_target, run_target, start_run
 from workflow.contracts import FleetJob, TargetInput, fleet_job, retry_job
 from workflow.instance_ids import is_run_id, new_run_id, server_prefix, shard_instance_id
 from workflow.names import CANCEL_EVENT
@@ -125,13 +125,14 @@ def _on_run(
 async def start_export(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
-    """Validate the request, seal the SAS list, start ``export_fleet``; 202 + Location."""
+    """Validate the request, keep its target (a SAS list sealed), start ``export_fleet``;
+    202 + Location."""
     try:
         request = parse_request(_read_body(req))
     except InvalidRequest as err:
         return _invalid(err)
     try:
-        settings, target = Settings.from_env(), sealed_target(request)
+        settings, target = Settings.from_env(), run_target(request)
     except SettingsError as err:
         logger.error("cannot start a run: %s", err)
         return error_response(500, err.code, err.message)
@@ -294,27 +295,29 @@ class _Refused(Exception):
 
 
 async def _retry_target(
-    client: df.DurableOrchestrationClient, run_id: str, new_sas: Any
+    client: df.DurableOrchestrationClient, run_id: str, new_target: Target | None
 ) -> TargetInput:
-    """The sealed target of a retry of an export run: the new one the body gave, sealed now;
-    else the original, when it is still kept and the current ``SAS_SEALING_KEY`` still opens it
-    (a retry that could not open it would fail every server at its first submission)."""
+    """The target of a retry of an export run: the new one the body gave (either form); else
+    the original: container URLs serve as long as they are kept, a sealed SAS list only while
+    the current ``SAS_SEALING_KEY`` still opens it (a retry that could not open it would fail
+    every server at its first submission)."""
     try:
-        sealer = Sealer.from_env()
+        if new_target is not None:
+            return kept_target(new_target)
+        kept = await read_target(client, run_id)
+        why = "its history was purged"
+        if kept is not None and "containers" in kept:
+            return kept
+        if kept is not None:
+            try:
+                Sealer.from_env().open(kept["sealedTarget"])
+            except UnsealError as err:
+                why = err.message
+            else:
+                return kept
     except SettingsError as err:
         logger.error("cannot start a retry: %s", err)
         raise _Refused(error_response(500, err.code, err.message)) from err
-    if new_sas is not None:
-        return {"sealedTarget": sealer.seal(new_sas)}
-    kept = await read_target(client, run_id)
-    why = "its history was purged"
-    if kept is not None:
-        try:
-            sealer.open(kept["sealedTarget"])
-        except UnsealError as err:
-            why = err.message
-        else:
-            return {"sealedTarget": kept["sealedTarget"]}
     message = f"the export target of run {run_id} cannot be used: {why}; give a new target"
     raise _Refused(error_response(409, "TargetUnavailable", message))
 
@@ -343,7 +346,7 @@ async def _plan_retry(
         FleetJob, status.input_ if isinstance(status.input_, dict) else json.loads(status.input_)
     )
     backup = original["request"].get("operation") == BACKUP
-    if backup and asked.sas_uris is not None:
+    if backup and asked.target is not None:
         why = f"is not taken by a retry of run {run_id}, a backup run (its backups have no target)"
         raise _Refused(_invalid(InvalidRequest({"target": why})))
     slot = await retry_slot(client, run_id)
@@ -352,16 +355,17 @@ async def _plan_retry(
     if slot.next_id is None:
         message = f"run {run_id} was retried {MAX_RETRIES} times; retry its last retry instead"
         raise _Refused(error_response(409, "TooManyRetries", message, runId=slot.last_id))
-    target = None if backup else await _retry_target(client, run_id, asked.sas_uris)
+    target = None if backup else await _retry_target(client, run_id, asked.target)
     try:
         report_container = Settings.from_env().report_container_url
     except SettingsError as err:
         logger.error("cannot start a retry: %s", err)
         raise _Refused(error_response(500, err.code, err.message)) from err
     job = retry_job(slot.next_id, original, failed, report_container)
-    if asked.sas_uris is not None:
-        job["sasCount"] = len(asked.sas_uris)
-        job["request"]["sasUriCount"] = len(asked.sas_uris)
+    if asked.target is not None:
+        job["sasCount"] = asked.target.count
+        job["request"]["sasUriCount"] = len(asked.target.sas_uris)
+        job["request"]["containers"] = list(asked.target.containers)
     return slot.next_id, job, target
 
 

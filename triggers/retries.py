@@ -17,7 +17,7 @@ and that request answers ``RetryRunning``. What a race can still do: the target 
 (``{id}:target``) ends at once, so the losing request's ``start_new`` of it replaces the
 winner's before its own start of the run fails. Two requests for the same run within the same
 few milliseconds, each with a different new ``target``, may leave the retry with the loser's
-target (both the caller's own containers); without a new target both copy the same sealed value.
+target (both the caller's own containers); without a new target both copy the same kept value.
 A purge of old retries leaves gaps in the numbers, which this reading does not mind: it looks at
 every id of the run, not up to the first one missing.
 """
@@ -31,8 +31,7 @@ from typing import Any, Final
 import azure.durable_functions as df
 
 from mysqlexport.errors import InvalidRequest
-from mysqlexport.redaction import SecretUri
-from mysqlexport.request import parse_target
+from mysqlexport.request import Target, parse_target
 from triggers.runs import RUNNING
 from workflow.instance_ids import retry_run_id
 
@@ -44,9 +43,10 @@ RETRY_FIELDS: Final = frozenset({"target"})
 
 @dataclass(frozen=True)
 class RetryRequest:
-    """The body of a retry: nothing, or a new ``target`` for an export run."""
+    """The body of a retry: nothing, or a new ``target`` for an export run (either form:
+    ``containers`` or ``sasUriList``, whatever the run's own target was)."""
 
-    sas_uris: tuple[SecretUri, ...] | None = None
+    target: Target | None = None
 
 
 def parse_retry(body: object, *, has_body: bool) -> RetryRequest:
@@ -58,15 +58,15 @@ def parse_retry(body: object, *, has_body: bool) -> RetryRequest:
     if not isinstance(body, dict):
         raise InvalidRequest({"body": "must be a JSON object (or no body at all)"})
     problems = {str(name)[:100]: "is not a known field" for name in set(body) - RETRY_FIELDS}
-    sas: tuple[SecretUri, ...] | None = None
+    target: Target | None = None
     if "target" in body:
         try:
-            sas = parse_target(body["target"])
+            target = parse_target(body["target"])
         except InvalidRequest as err:
             problems.update(err.problems)
     if problems:
         raise InvalidRequest(problems)
-    return RetryRequest(sas)
+    return RetryRequest(target)
 
 
 @dataclass(frozen=True)

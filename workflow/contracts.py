@@ -7,7 +7,7 @@ the report write it. Nothing here is redundant: every field is read by someone.
 
 Who sends what (``->`` input, ``<-`` output)::
 
-    triggers      -> export_fleet     FleetJob (export_target keeps the sealed SAS list apart)
+    triggers      -> export_fleet     FleetJob (export_target keeps the target apart: TargetInput)
     export_fleet  -> export_shard     ShardInput                    <- list[ServerRow]
     export_shard  -> export_batch     BatchInput                    <- list[ServerRow]
     export_shard  -> export_server    ServerInput (also batch)      <- ServerRow
@@ -27,8 +27,8 @@ exception that crosses into an orchestrator is flattened to a string by the Dura
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal, NotRequired, TypedDict, cast
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, NotRequired, TypedDict, cast, final
 
 from mysqlexport.armspec import EXPORT
 from mysqlexport.errors import ExportError
@@ -42,7 +42,7 @@ from mysqlexport.models import (
 )
 from mysqlexport.redaction import redact_text
 from mysqlexport.report import ErrorRow, ServerRow
-from mysqlexport.request import RunRequest
+from mysqlexport.request import RunRequest, Target
 from mysqlexport.rules import RetryPolicy
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
@@ -67,6 +67,9 @@ class ErrorJson(TypedDict, total=False):
     transient: bool
     #: One entry per bad field of an invalid input (``InvalidRequest``), as ARM's error nests them.
     details: list[dict[str, str]]
+    #: ``storage``: storage's own error while the submit activity minted the export's SAS (a
+    #: containers target); ARM was not called. Absent: ARM's answer (or no answer).
+    source: str
 
 
 class Problem(TypedDict):
@@ -133,7 +136,8 @@ class RunSettings(TypedDict):
     #: ``export`` (backupAndExport) or ``backup`` (an on-demand backup, backupsV2).
     operation: str
     backupFormat: str | None
-    #: How many SAS URIs the target has (a dry run compares it with ``numberOfContainers``).
+    #: How many containers the target has, SAS URIs or container URLs (a dry run compares it
+    #: with ``numberOfContainers``).
     sasCount: int
     #: Each server's deadline counts from its own start.
     deadlineMinutes: int
@@ -149,13 +153,15 @@ class FleetJob(TypedDict):
     """The input of ``export_fleet`` (and of ``scheduled_run``, which passes it on).
 
     Everything an orchestrator would otherwise read from the environment is decided here, once,
-    by the trigger that starts the run, so orchestrators stay deterministic. The SAS list is not
-    here: it is sealed and kept once per run as the input of ``{runId}:target``.
+    by the trigger that starts the run, so orchestrators stay deterministic. The target is not
+    here: it is kept once per run as the input of ``{runId}:target`` (``TargetInput``).
     """
 
     runId: str
-    #: The validated request without its SAS URIs (``RunRequest.public_dict``).
+    #: The validated request without its SAS URIs (``RunRequest.public_dict``; its container
+    #: URLs, which are no secret, are in it).
     request: dict[str, Any]
+    #: The target's size: its SAS URIs or its container URLs (``Target.count``).
     sasCount: int
     maxConcurrency: int
     deadlineMinutes: int
@@ -178,7 +184,7 @@ def fleet_job(
     return {
         "runId": run_id,
         "request": request.public_dict(),
-        "sasCount": len(request.sas_uris),
+        "sasCount": request.target.count,
         "maxConcurrency": request.max_concurrency or settings.max_concurrency,
         "deadlineMinutes": request.deadline_minutes or settings.deadline_minutes,
         "shardSize": settings.shard_size,
@@ -227,27 +233,49 @@ def run_settings(job: FleetJob) -> RunSettings:
     }
 
 
-class TargetInput(TypedDict):
-    """The input of a run's ``export_target`` instance: the sealed SAS list, once per run."""
+@final
+class SealedTarget(TypedDict):
+    """A target given as SAS URIs: the list sealed with ``SAS_SEALING_KEY``."""
 
     sealedTarget: str
 
 
-def target_input(request: RunRequest, sealer: Sealer) -> TargetInput:
-    """The sealed target of ``request``."""
-    return {"sealedTarget": sealer.seal(request.sas_uris)}
+@final
+class ContainersTarget(TypedDict):
+    """A target given as container URLs: kept as they are (no secret); the submit activity
+    mints a SAS for them per export."""
+
+    containers: list[str]
 
 
-def sealed_target_of(value: object) -> str | None:
-    """The sealed SAS list from an ``export_target`` instance's input as a status query returns
-    it (the SDK hands it over as JSON text or as a value), or None when it is not there."""
+#: The input of a run's ``export_target`` instance, kept once per run: one of the two forms.
+TargetInput = SealedTarget | ContainersTarget
+
+
+def target_input(target: Target, sealer: Callable[[], Sealer]) -> TargetInput:
+    """What ``{runId}:target`` keeps for ``target``: its container URLs as they are, or its SAS
+    list sealed (``sealer`` is asked for only then: a containers run needs no sealing key)."""
+    if target.containers:
+        return {"containers": list(target.containers)}
+    return {"sealedTarget": sealer().seal(target.sas_uris)}
+
+
+def kept_target_of(value: object) -> TargetInput | None:
+    """The target kept as an ``export_target`` instance's input, as a status query returns it
+    (the SDK hands it over as JSON text or as a value), or None when it is not there."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
             return None
-    sealed = value.get("sealedTarget") if isinstance(value, Mapping) else None
-    return sealed if isinstance(sealed, str) else None
+    if not isinstance(value, Mapping):
+        return None
+    sealed, containers = value.get("sealedTarget"), value.get("containers")
+    if isinstance(sealed, str):
+        return {"sealedTarget": sealed}
+    if isinstance(containers, list) and containers and all(isinstance(c, str) for c in containers):
+        return {"containers": list(containers)}
+    return None
 
 
 # --- shards, batches, servers -------------------------------------------------------------
@@ -338,12 +366,16 @@ class ServerState(TypedDict, total=False):
 
 
 class SubmitRequest(TypedDict):
-    """``submit_export``: one POST backupAndExport (the SAS list is read from the run)."""
+    """``submit_export``: one POST backupAndExport (the target is read from the run)."""
 
     runId: str
     id: str
     backupName: str
     backupFormat: str | None
+    #: The server's deadline, minutes from its start: a SAS minted for a containers target
+    #: lives that long from the submission (and a margin). Absent from the inputs of
+    #: submissions scheduled before containers targets existed (whose target is sealed).
+    deadlineMinutes: NotRequired[int]
 
 
 def submit_request(run: RunSettings, entry: ServerEntry) -> SubmitRequest:
@@ -353,6 +385,7 @@ def submit_request(run: RunSettings, entry: ServerEntry) -> SubmitRequest:
         "id": entry["id"],
         "backupName": entry["backupName"],
         "backupFormat": run["backupFormat"],
+        "deadlineMinutes": run["deadlineMinutes"],
     }
 
 

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from activities.arm_calls import storage_problem
 from mysqlexport import report, submissions
+from mysqlexport.storage import StorageError
 from orchestrators.server import CONTINUE_AS_NEW_POLLS, FINAL_RESULT_UNAVAILABLE
 from tests.orchestrators.script import (
     ASYNC_URL,
@@ -58,8 +60,9 @@ def gaps(run: ScriptedRun) -> list[float]:
 
 
 def test_accepted_export_is_polled_to_success_and_its_result_read_from_location() -> None:
+    job = server_input(DB1)
     row, run = export(
-        server_input(DB1),
+        job,
         script(
             submit_export=[accepted()],
             read_status=[status(percent=50), status("Succeeded", percent=100)],
@@ -77,6 +80,8 @@ def test_accepted_export_is_polled_to_success_and_its_result_read_from_location(
         "id": DB1["id"],
         "backupName": DB1["backupName"],
         "backupFormat": None,
+        # the deadline a SAS minted for a containers target lives for (from the submission)
+        "deadlineMinutes": job["run"]["deadlineMinutes"],
     }
     assert gaps(run)[0] == 10  # the 202's Retry-After
 
@@ -441,3 +446,40 @@ def test_a_submission_answered_with_the_result_ends_without_polling(
     row, run = export(server_input(entry("db1", first=answer)), script())
     assert row["status"] == expected and run.calls == []
     assert row["attempts"] == 1
+
+
+# --- a containers target: the SAS minted per submission could not be --------------------------
+
+
+def _mint_refused(code: str, status: int, **kwargs: Any) -> Any:
+    """What ``submit_export`` answers when storage refused the user delegation key."""
+    return storage_problem(
+        StorageError("getting a user delegation key", code=code, status=status, **kwargs)
+    )
+
+
+def test_a_sas_that_could_not_be_minted_fails_the_row_with_storages_code_and_no_note() -> None:
+    refused = _mint_refused("AuthorizationPermissionMismatch", 403, request_id="st-1")
+    row, run = export(server_input(DB1), script(submit_export=[refused]))
+    assert row["status"] == report.FAILED
+    assert row["error"]["code"] == "AuthorizationPermissionMismatch"
+    assert row["error"]["requestId"] == "st-1" and "HTTP 403" in row["error"]["message"]
+    # ARM was not called: no HTTP status of ARM's, and no note on an export that may have run
+    assert "status" not in row["error"] and "notes" not in row
+    assert called(run) == ["submit_export"]
+
+
+def test_a_transient_storage_failure_is_submitted_again_by_arms_rules() -> None:
+    busy = _mint_refused("ServerBusy", 503)
+    assert busy["error"]["transient"] is True
+    row, run = export(
+        server_input(DB1),
+        script(
+            submit_export=[busy, accepted()],
+            read_status=[status("Succeeded")],
+            read_result=[completed()],
+        ),
+    )
+    assert row["status"] == report.SUCCEEDED and row["attempts"] == 2
+    assert called(run)[:2] == ["submit_export", "submit_export"]
+    assert gaps(run)[0] == 15  # RetryPolicy.base_backoff_seconds: storage gave no Retry-After

@@ -205,16 +205,23 @@ def test_retry_ids_are_run_ids_fixed_per_run_and_attempt() -> None:
 
 
 def test_no_retry_body_and_an_empty_object_keep_the_target() -> None:
-    assert parse_retry(None, has_body=False).sas_uris is None
-    assert parse_retry({}, has_body=True).sas_uris is None
+    assert parse_retry(None, has_body=False).target is None
+    assert parse_retry({}, has_body=True).target is None
 
 
 def test_a_new_target_is_validated_as_a_request_target() -> None:
     asked = parse_retry(
         {"target": {"sasUriList": [SAS, SAS.replace("backups", "b2")]}}, has_body=True
     )
-    assert asked.sas_uris is not None and len(asked.sas_uris) == 2
+    assert asked.target is not None and len(asked.target.sas_uris) == 2
     assert SAS not in repr(asked)  # SecretUri: never shown
+
+
+def test_a_new_target_may_be_containers_whatever_the_runs_own_target_was() -> None:
+    container = "https://acct.blob.core.windows.net/backups"
+    asked = parse_retry({"target": {"containers": [container]}}, has_body=True)
+    assert asked.target is not None and asked.target.containers == (container,)
+    assert asked.target.count == 1
 
 
 @pytest.mark.parametrize(
@@ -228,6 +235,11 @@ def test_a_new_target_is_validated_as_a_request_target() -> None:
         ({"target": {"sasUriList": ["http://acct/c?sig=x"]}}, {"target.sasUriList[0]"}),
         ({"target": {"sasUriList": [SAS] * (MAX_SAS_URIS + 1)}}, {"target.sasUriList"}),
         ({"target": {"sasUriList": [SAS], "more": 1}, "x": 2}, {"target.more", "x"}),
+        ({"target": {"containers": [SAS]}}, {"target.containers[0]"}),
+        (
+            {"target": {"containers": ["https://a.blob.core.windows.net/c1"], "sasUriList": [SAS]}},
+            {"target"},
+        ),
     ],
 )
 def test_a_retry_body_it_does_not_take_is_refused_by_name(body: object, named: set[str]) -> None:

@@ -18,6 +18,7 @@ import schemathesis
 from openapi_spec_validator import OpenAPIV2SpecValidator, validate
 
 from mysqlexport.armspec import BACKUP_FORMATS
+from mysqlexport.containers import MAX_URL_LENGTH
 from mysqlexport.naming import DEFAULT_TEMPLATE, MAX_TEMPLATE_LENGTH
 from mysqlexport.request import (
     MAX_CONCURRENCY,
@@ -30,6 +31,7 @@ from mysqlexport.request import (
     MAX_TAG_LENGTH,
     MAX_TAGS,
     SERVER_STATES,
+    TARGET_FIELDS,
     TOP_LEVEL_FIELDS,
     parse_request,
 )
@@ -149,6 +151,20 @@ def test_the_request_schema_has_the_validators_fields_and_limits(doc: dict[str, 
     assert discovery["states"]["maxItems"] == len(SERVER_STATES)
     sas = doc["definitions"]["Target"]["properties"]["sasUriList"]
     assert (sas["maxItems"], sas["items"]["maxLength"]) == (MAX_SAS_URIS, MAX_SAS_LENGTH)
+    target = doc["definitions"]["Target"]
+    assert set(target["properties"]) == set(TARGET_FIELDS)
+    # exactly one of the two (Swagger 2.0 has no oneOf)
+    assert (target["minProperties"], target["maxProperties"]) == (1, 1)
+    containers = target["properties"]["containers"]
+    assert (containers["maxItems"], containers["items"]["maxLength"]) == (
+        MAX_SAS_URIS,
+        MAX_URL_LENGTH,
+    )
+
+
+def test_the_example_request_names_containers_not_a_sas(doc: dict[str, Any]) -> None:
+    request = parse_request(doc["definitions"]["ExportRequest"]["example"])
+    assert request.containers and not request.sas_uris
 
 
 def test_the_example_request_is_valid(doc: dict[str, Any]) -> None:
@@ -196,7 +212,7 @@ def test_the_retry_body_takes_what_the_route_takes(doc: dict[str, Any]) -> None:
 
 def test_the_retry_example_is_a_valid_retry(doc: dict[str, Any]) -> None:
     example = doc["definitions"]["RetryRequest"]["example"]
-    assert parse_retry(example, has_body=True).sas_uris is not None
+    assert parse_retry(example, has_body=True).target is not None
 
 
 def test_the_health_checks_are_the_ones_the_route_runs(doc: dict[str, Any]) -> None:

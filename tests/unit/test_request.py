@@ -11,7 +11,13 @@ from armemulator.config import backup_formats
 from mysqlexport import discovery
 from mysqlexport.armspec import BACKUP_FORMATS
 from mysqlexport.errors import InvalidRequest, RequestTooLarge
-from mysqlexport.request import DEFAULT_STATES, MAX_SAS_URIS, Discovery, parse_request
+from mysqlexport.request import (
+    DEFAULT_STATES,
+    MAX_SAS_URIS,
+    Discovery,
+    parse_request,
+    parse_target,
+)
 from mysqlexport.settings import DEFAULT_API_VERSION
 
 SUB = "ffffffff-ffff-ffff-ffff-ffffffffffff"
@@ -133,7 +139,7 @@ def test_each_bad_field_is_named(value: object, field: str) -> None:
 
 def test_all_problems_are_reported_together() -> None:
     problems = problems_of(body(backupFormat="Zip", maxConcurrency=-1, target={}))
-    assert {"backupFormat", "maxConcurrency", "target.sasUriList"} <= set(problems)
+    assert {"backupFormat", "maxConcurrency", "target"} <= set(problems)
 
 
 def test_a_secret_pasted_as_a_field_name_is_not_echoed() -> None:
@@ -186,3 +192,76 @@ def test_discovery_without_states_takes_the_one_default() -> None:
     assert req.discover is not None and req.discover.states == DEFAULT_STATES == ("Ready",)
     assert Discovery.from_dict({"subscriptions": [SUB]}).states == DEFAULT_STATES
     assert discovery.scopes({"subscriptions": [SUB]})[0]["states"] == list(DEFAULT_STATES)
+
+
+# --- target.containers: container URLs without a SAS (the app mints one per export) ---------
+
+CONTAINER = "https://acct.blob.core.windows.net/backups"
+AZURITE = "https://127.0.0.1:10000/devstoreaccount1/backups"
+
+
+def test_a_target_of_containers_is_kept_normalised_and_counted_as_the_target() -> None:
+    req = parse_request(body(target={"containers": [CONTAINER + "/", AZURITE]}))
+    assert req.containers == (CONTAINER, AZURITE)
+    assert req.sas_uris == () and req.target.count == 2
+    public = req.public_dict()
+    assert public["containers"] == [CONTAINER, AZURITE] and public["sasUriCount"] == 0
+
+
+def test_a_sas_target_lists_no_containers() -> None:
+    req = parse_request(body())
+    assert req.containers == () and req.public_dict()["containers"] == []
+    assert req.target.count == 1
+
+
+@pytest.mark.parametrize(
+    ("target", "field"),
+    [
+        ({"containers": [CONTAINER], "sasUriList": [SAS]}, "target"),  # both
+        ({}, "target"),  # neither
+        ({"containers": []}, "target.containers"),
+        ({"containers": CONTAINER}, "target.containers"),
+        ({"containers": [CONTAINER] * (MAX_SAS_URIS + 1)}, "target.containers"),
+        ({"containers": [CONTAINER, 7]}, "target.containers[1]"),
+        (
+            {"containers": [CONTAINER, "http://acct.blob.core.windows.net/b2"]},
+            "target.containers[1]",
+        ),
+        (
+            {"containers": [CONTAINER, "https://acct.blob.core.windows.net/"]},
+            "target.containers[1]",
+        ),
+        (
+            {"containers": [CONTAINER, "https://acct.blob.core.windows.net/A_b"]},
+            "target.containers[1]",
+        ),
+        ({"containers": [CONTAINER, "https://127.0.0.1:10000/backups"]}, "target.containers[1]"),
+        ({"containers": [CONTAINER, CONTAINER + "/"]}, "target.containers[1]"),  # the same one
+        ({"containers": [CONTAINER], "colour": "red"}, "target.colour"),
+    ],
+)
+def test_each_bad_part_of_a_containers_target_is_named(target: object, field: str) -> None:
+    assert field in problems_of(body(target=target))
+
+
+def test_a_container_url_with_a_sas_is_refused_pointing_at_sas_uri_list_without_echoing_it() -> (
+    None
+):
+    problems = problems_of(body(target={"containers": [CONTAINER, SAS]}))
+    assert set(problems) == {"target.containers[1]"}
+    assert "sasUriList" in problems["target.containers[1]"]  # problems_of: no signature in it
+
+
+def test_a_retry_target_is_parsed_in_either_form() -> None:
+    assert parse_target({"containers": [CONTAINER]}).containers == (CONTAINER,)
+    assert parse_target({"sasUriList": [SAS]}).sas_uris[0].reveal() == SAS
+    with pytest.raises(InvalidRequest) as info:
+        parse_target({"containers": [CONTAINER], "sasUriList": [SAS]})
+    assert set(info.value.problems) == {"target"} and SIG not in str(info.value)
+
+
+def test_a_backup_run_takes_no_containers_either() -> None:
+    problems = problems_of(
+        {"servers": [server("a")], "operation": "backup", "target": {"containers": [CONTAINER]}}
+    )
+    assert set(problems) == {"target"}
