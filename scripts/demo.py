@@ -12,10 +12,19 @@ in seconds. The demo talks to the app only over its HTTP API, as a script or a L
 4. an on-demand backup (backupsV2, generally available) of the same fleet: the same request with
    ``"operation": "backup"`` and no target, through the same machinery.
 
+The export's target is ``target.containers``: blob containers on Azurite (Microsoft's storage
+emulator, started on loopback with OAuth and HTTPS, ``devhost/azurite.py``), named without a SAS.
+For each server's export the app mints a user-delegation SAS with its identity (the emulator's
+managed-identity endpoint), and the emulated service writes the backup files through it into the
+container; the demo lists them with the account key at the end (setup and listing only: the app
+never uses the key). The app also writes every run's report files to a ``reports`` container
+(``REPORT_CONTAINER_URL``).
+
 Each run's report is written to its own file as soon as the run ends, and the message names
 the run: reports/demo-1-dry-run.json, demo-report.json (the export, run 2, with its page
 demo-report.html, as ``report.html`` is written for every run), demo-3-paused.json and
-demo-backup-report.json (run 4). The end of the demo lists them again, each with its run id.
+demo-backup-report.json (run 4). The end of the demo lists them again, each with its run id,
+and the blobs in the two containers.
 """
 
 from __future__ import annotations
@@ -28,12 +37,14 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from azure.storage.blob import BlobServiceClient
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from armemulator import Emulator, EmulatorConfig, VirtualClock, default_fleet, make_fleet
 from devhost import DevHost
+from devhost.azurite import Azurite
 from devhost.cli import run_summary
 from mysqlexport.redaction import install_log_redaction
 from mysqlexport.report_files import render_html, render_json
@@ -43,12 +54,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Where the runs' reports go.
 REPORTS = ROOT / "reports"
 SUBSCRIPTION = "ffffffff-ffff-ffff-ffff-ffffffffffff"
-# A container SAS as a storage account would issue it. The emulator writes no storage; the
-# signature is fake but is handled as the secret it would be (it appears nowhere below).
-SAS = (
-    "https://demostorage.blob.core.windows.net/mysql-backups"
-    "?sv=2022-11-02&sr=c&sp=rcw&se=2030-01-01T00%3A00%3A00Z&sig=ZGVtby1zaWduYXR1cmU%3D"
-)
+#: The containers the demo creates on Azurite: the export's target and the report files'.
+BACKUPS, REPORT_FILES = "mysql-backups", "reports"
 STYLE = {
     "Succeeded": "green",
     "Failed": "red",
@@ -58,11 +65,12 @@ STYLE = {
 }
 
 
-def request_body(**extra: Any) -> dict[str, Any]:
-    """Export every Ready server of the subscription (the rest are reported Skipped)."""
+def request_body(containers: list[str], **extra: Any) -> dict[str, Any]:
+    """Export every Ready server of the subscription (the rest are reported Skipped) to
+    ``containers``, named without a SAS: the app mints one per export."""
     body: dict[str, Any] = {
         "discover": {"subscriptions": [SUBSCRIPTION], "states": ["Ready"]},
-        "target": {"sasUriList": [SAS]},
+        "target": {"containers": containers},
         "backupName": "{server}-{utc:yyyyMMddHHmm}",
         "maxConcurrency": 8,
     }
@@ -185,6 +193,37 @@ def report_table(report: dict[str, Any], title: str) -> Table:
     return table
 
 
+def _account(azurite: Azurite) -> BlobServiceClient:
+    """Azurite's account with its well-known key: the demo's setup and listing, never the app."""
+    key = {"account_name": azurite.account_name, "account_key": azurite.account_key}
+    return BlobServiceClient(
+        azurite.blob_endpoint, credential=key, connection_verify=str(azurite.ca_bundle)
+    )
+
+
+def create_containers(azurite: Azurite, *names: str) -> list[str]:
+    """Create the containers; their URLs (no SAS)."""
+    with _account(azurite) as account:
+        for name in names:
+            account.create_container(name)
+    return [azurite.container_url(name) for name in names]
+
+
+def list_blobs(azurite: Azurite, container: str, prefix: str | None = None) -> list[str]:
+    """The names of the blobs in ``container`` (under ``prefix``)."""
+    with _account(azurite) as account:
+        blobs = account.get_container_client(container).list_blobs(name_starts_with=prefix)
+        return sorted(blob.name for blob in blobs)
+
+
+def print_blobs(azurite: Azurite, container: str, prefix: str | None, console: Console) -> None:
+    names = list_blobs(azurite, container, prefix)
+    where = azurite.container_url(container) + (f"/{prefix}" if prefix else "")
+    console.print(f"{len(names)} blobs in {where}:", highlight=False, soft_wrap=True)
+    for name in names:
+        console.print(f"  {name}", highlight=False, markup=False, soft_wrap=True)
+
+
 def main() -> int:
     """Run the demo; 0 when every run reported every server."""
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
@@ -197,28 +236,41 @@ def main() -> int:
             24, seed=7, subscription=SUBSCRIPTION, stopped_fraction=0.05, fail_fraction=0.05
         ),
     )
-    with Emulator(EmulatorConfig(clock=clock, seed=42, fleet=fleet)) as emu:
+    console.print("starting Azurite (installed into tools/azurite on first use)")
+    with (
+        Azurite() as azurite,
+        Emulator(
+            EmulatorConfig(
+                clock=clock, seed=42, fleet=fleet, storage_ca_bundle=str(azurite.ca_bundle)
+            )
+        ) as emu,
+    ):
+        containers = create_containers(azurite, BACKUPS, REPORT_FILES)
         os.environ.update(
             {
                 "ARM_ENDPOINT": emu.url,
                 "IDENTITY_ENDPOINT": emu.token_endpoint,
                 "IDENTITY_HEADER": emu.identity_header,
+                # the app's storage calls trust Azurite's throwaway CA as the system's
+                "REQUESTS_CA_BUNDLE": str(azurite.ca_bundle),
+                "REPORT_CONTAINER_URL": containers[1],
                 "SAS_SEALING_KEY": os.environ.get("SAS_SEALING_KEY") or Sealer.new_key(),
                 "EXPORT_SCHEDULE": os.environ.get("EXPORT_SCHEDULE", "0 0 2 * * *"),
             }
         )
+        target = containers[:1]
         with DevHost(ROOT, clock=clock, load_settings=False, timer_triggers=False) as host:
             session = requests.Session()
             console.rule(f"ARM emulator {emu.url} · devhost {host.url} · {len(fleet)} servers")
 
             written: list[str] = []
             console.rule("1. Dry run: can every server be exported?")
-            dry = run(session, host, clock, request_body(dryRun=True), console)
+            dry = run(session, host, clock, request_body(target, dryRun=True), console)
             console.print(report_table(dry, "Dry run (validateBackup, nothing exported)"))
             write_report(dry, "demo-1-dry-run.json", "1. dry run", console, written)
 
-            console.rule("2. Export the fleet")
-            report = run(session, host, clock, request_body(), console)
+            console.rule(f"2. Export the fleet to {target[0]} (a SAS minted per export)")
+            report = run(session, host, clock, request_body(target), console)
             console.print(report_table(report, f"Run {report['runId']}"))
             print_summary(report, console)
             write_report(report, "demo-report.json", "2. export", console, written)
@@ -229,7 +281,7 @@ def main() -> int:
             emu.set_paused(
                 (400, "FeatureNotAvailable", "On-demand backup and export is temporarily paused.")
             )
-            paused = run(session, host, clock, request_body(), console)
+            paused = run(session, host, clock, request_body(target), console)
             breaker = paused.get("breaker") or {}
             console.print(
                 f"circuit breaker: {breaker.get('code')} after {breaker.get('probed')} submissions"
@@ -241,7 +293,7 @@ def main() -> int:
 
             console.rule("4. On-demand backups of the same fleet (backupsV2, generally available)")
             emu.set_paused(None)
-            body = request_body(operation="backup")
+            body = request_body(target, operation="backup")
             del body["target"]
             backups = run(session, host, clock, body, console)
             console.print(backup_table(backups, f"Run {backups['runId']} (operation: backup)"))
@@ -251,6 +303,10 @@ def main() -> int:
             console.rule("Reports written, one file per run")
             for line in written:
                 console.print(f"  {line}", highlight=False, soft_wrap=True)
+            console.rule("In storage (Azurite), listed with the account key")
+            console.print(f"the export's page: {page}", highlight=False, soft_wrap=True)
+            print_blobs(azurite, BACKUPS, None, console)
+            print_blobs(azurite, REPORT_FILES, f"{report['runId']}/", console)
     return 0
 
 

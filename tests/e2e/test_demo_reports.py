@@ -16,7 +16,14 @@ def test_demo_writes_each_runs_report_where_it_says(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(demo, "REPORTS", tmp_path / "reports")
-    for key in ("ARM_ENDPOINT", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "SAS_SEALING_KEY"):
+    for key in (
+        "ARM_ENDPOINT",
+        "IDENTITY_ENDPOINT",
+        "IDENTITY_HEADER",
+        "SAS_SEALING_KEY",
+        "REQUESTS_CA_BUNDLE",
+        "REPORT_CONTAINER_URL",
+    ):
         monkeypatch.setenv(key, "")  # the demo sets them; the test's environment gets them back
     monkeypatch.setenv("EXPORT_SCHEDULE", "0 0 2 * * *")
     assert demo.main() == 0
@@ -45,3 +52,12 @@ def test_demo_writes_each_runs_report_where_it_says(
         r"Failed or timed out \(\d+\):\n  billing-db \(ProdGroup\) Failed: Authoriz", shown
     )
     assert "e+" not in shown.replace("e+0", "")  # no 1.2e+11 bytes
+    # the export named containers, not a SAS: the blobs the service wrote through the SAS minted
+    # per export, and the run's report files, are listed from storage (Azurite)
+    export_id = said[1][0]
+    stored = shown[shown.index("In storage (Azurite)") :]
+    assert re.search(r"\n  orders-db/orders-db-\d{12}/manifest\.json\n", stored)
+    assert re.search(r"\n  orders-db/orders-db-\d{12}/data/part-0001-of-0001\n", stored)
+    for name in ("report.json", "servers.csv", "report.html"):
+        assert f"\n  {export_id}/{name}\n" in stored
+    assert "sig=" not in shown

@@ -97,6 +97,12 @@ def live() -> Iterator[LiveApi]:
             "SAS_SEALING_KEY": Sealer.new_key(),
             "EXPORT_SCHEDULE": "0 0 3 * * *",
             "EXPORT_SCHEDULE_REQUEST": "",
+            # A generated target.containers URL that is valid would have the submit activity
+            # mint a SAS from its host: any host but loopback goes to a proxy on a loopback port
+            # nothing listens on (refused: StorageUnreachable), so nothing leaves the machine.
+            "HTTPS_PROXY": "http://127.0.0.1:9",
+            "HTTP_PROXY": "http://127.0.0.1:9",
+            "NO_PROXY": "127.0.0.1,localhost",
         }.items():
             env.setenv(key, value)
         host = stack.enter_context(
