@@ -16,15 +16,18 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from armemulator import Faults, ServerSpec
 from devhost import HostFaults
+from devhost.azurite import Azurite
 from mysqlexport.arm import default_credential
 from mysqlexport.settings import Settings
 from soak.leaks import Finding, LogScanner, SecretScanner
 from tests.e2e.conftest import SAS, SIG, SUB, StackFactory, discover_body, server_id
+from tests.storage_setup import create_container
 from workflow.instance_ids import target_instance_id
 
 
@@ -179,3 +182,47 @@ def test_nothing_persisted_or_emitted_holds_a_sas_signature_or_a_token(
 def _record_text(record: logging.LogRecord) -> str:
     parts = [record.getMessage(), record.exc_text or "", str(record.__dict__)]
     return "\n".join(parts)
+
+
+def test_no_sas_minted_per_export_is_persisted_or_emitted(
+    make_stack: StackFactory, azurite: Azurite, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ``target.containers`` run under faults (submissions retried, activities crashed after
+    their side effect): the signatures of the SAS the app minted, read from Azurite's access log
+    (the service wrote the backups through them), are in no answer, history, store or log."""
+    caplog.set_level(logging.DEBUG)
+    container = create_container(azurite)
+    offset = len(azurite.log_path.read_text(encoding="utf-8", errors="replace"))
+    stack = make_stack(
+        settings={"REQUESTS_CA_BUNDLE": str(azurite.ca_bundle)},
+        fleet=tuple(ServerSpec(SUB, "rg", f"s{i}", export_seconds=600) for i in range(4)),
+        faults=Faults(error_503=0.1, connection_reset=0.05),
+        host_options={"faults": HostFaults(activity_crash_after_side_effect=0.1, seed=3)},
+    )
+    body = {"discover": {"subscriptions": [SUB]}, "target": {"containers": [container]}}
+    started = stack.start(body)
+    run_id = started.json()["id"]
+    final = stack.follow(started.headers["Location"])
+    assert final["output"]["summary"]["succeeded"] == 4
+    emitted = [("start answer", started.text), ("final status", json.dumps(final))]
+    for instance in (run_id, target_instance_id(run_id)):
+        answer = stack.session.get(
+            started.headers["Location"].replace(run_id, instance)
+            + "&showHistory=true&showHistoryOutput=true&showInput=true",
+            timeout=30,
+        )
+        emitted.append((f"{instance} with history and input", answer.text))
+    assert container in emitted[-1][1]  # the target is kept as given: the URL, no SAS
+    stack.host.store.save(tmp_path / "store.json")
+    emitted.append(("durable store", (tmp_path / "store.json").read_text()))
+    log = azurite.log_path.read_text(encoding="utf-8", errors="replace")[offset:]
+    signatures = {
+        parse_qs(urlsplit(line.split('"')[1].split()[1]).query)["sig"][0]
+        for line in log.splitlines()
+        if "&skoid=" in line and "&sig=" in line
+    }
+    assert signatures  # the service wrote through SAS the app minted
+    scanner = SecretScanner([(f"minted-sas-{i}", sig) for i, sig in enumerate(signatures)])
+    findings = [f for where, text in emitted for f in scanner.scan(where, text)]
+    findings += [f for r in caplog.records for f in scanner.scan(r.name, _record_text(r))]
+    assert findings == []
