@@ -83,7 +83,11 @@ _NAMED: Final = 5
 
 
 def may_have_started(error: Mapping[str, Any]) -> bool:
-    """True when a submission that ended in ``error`` may still have been accepted."""
+    """True when a submission that ended in ``error`` may still have been accepted. A failure
+    of storage (``source: "storage"``: minting the SAS of a ``target.containers`` run) came
+    before the POST, so nothing was sent."""
+    if error.get("source") == "storage":
+        return False
     status = _status(error)
     if status is None:
         # No answer: a transport failure (sent or not, nobody can tell) or the activity failed;
@@ -93,7 +97,10 @@ def may_have_started(error: Mapping[str, Any]) -> bool:
 
 
 def is_refusal(error: Mapping[str, Any]) -> bool:
-    """True for a 4xx that refuses the submission (not one of the waited-out 408, 409, 429)."""
+    """True for a 4xx that refuses the submission (not one of the waited-out 408, 409, 429);
+    never for storage's refusal to mint a SAS, which came before the POST."""
+    if error.get("source") == "storage":
+        return False
     status = _status(error)
     return status is not None and 400 <= status < 500 and status not in _WAITED_OUT
 

@@ -44,10 +44,6 @@ def run_target(request: RunRequest) -> TargetInput | None:
     return None if request.backup else kept_target(request.target)
 
 
-#: The name ``triggers.schedule`` still imports (the target is not always sealed any more).
-sealed_target = run_target
-
-
 async def start_run(
     client: df.DurableOrchestrationClient,
     run_id: str,

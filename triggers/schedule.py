@@ -21,7 +21,7 @@ import azure.functions as func
 from mysqlexport.errors import ExportError
 from mysqlexport.request import parse_request
 from mysqlexport.settings import Settings
-from triggers.runs import RUNNING, sealed_target, start_target
+from triggers.runs import RUNNING, run_target, start_target
 from workflow import names
 from workflow.contracts import fleet_job
 from workflow.instance_ids import SCHEDULE_INSTANCE_ID, new_run_id
@@ -46,7 +46,7 @@ async def scheduled_export(timer: func.TimerRequest, client: df.DurableOrchestra
         raw = os.environ.get("EXPORT_SCHEDULE_REQUEST", "")
         request = parse_request(json.loads(raw) if raw.strip() else None)
         job_settings = Settings.from_env()
-        target = sealed_target(request)
+        target = run_target(request)
     except (ExportError, ValueError) as err:
         logger.error("scheduled export not started: EXPORT_SCHEDULE_REQUEST: %s", err)
         return

@@ -25,6 +25,14 @@ DUPLICATE = {
     "transient": False,
 }
 UNTRUSTED = {"code": "UntrustedUrl", "message": "refusing", "transient": False}
+#: Minting a container run's SAS failed: storage's answer, before any POST.
+STORAGE_DOWN = {"code": "StorageUnreachable", "transient": True, "source": "storage"}
+STORAGE_DENIED = {
+    "code": "AuthorizationPermissionMismatch",
+    "message": "getting a user delegation key: HTTP 403",
+    "transient": False,
+    "source": "storage",
+}
 
 
 @pytest.mark.parametrize(
@@ -40,6 +48,8 @@ UNTRUSTED = {"code": "UntrustedUrl", "message": "refusing", "transient": False}
         (FORBIDDEN, False),
         (DUPLICATE, False),
         (UNTRUSTED, False),  # nothing was sent
+        (STORAGE_DOWN, False),  # the SAS was never minted: nothing was sent
+        (STORAGE_DENIED, False),
     ],
 )
 def test_which_answers_may_hide_an_accepted_export(error: dict[str, Any], started: bool) -> None:
@@ -50,6 +60,8 @@ def test_which_answers_may_hide_an_accepted_export(error: dict[str, Any], starte
     ("error", "refusal", "unknown"),
     [
         (FORBIDDEN, True, False),
+        (STORAGE_DENIED, False, False),  # storage's refusal, not ARM's
+        ({**STORAGE_DENIED, "status": 403}, False, False),
         (STOPPED, True, False),
         (DUPLICATE, True, True),
         ({"code": "InvalidParameterValue", "status": 400}, True, True),
