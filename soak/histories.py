@@ -8,6 +8,11 @@ requires the very same actions, so a change that would break in-flight orchestra
 When a deliberate change alters what the orchestrators schedule, record them again::
 
     python -m soak --record-histories tests/reliability/histories
+
+Re-recording is not in itself a breaking release: ``tests/reliability/histories-previous-release/``
+keeps the fixtures of the release before, and ``test_release_compatibility.py`` replays them as
+the real host judges a replay. At each release, copy the current fixtures there before recording
+again (its README.md says how).
 """
 
 from __future__ import annotations

@@ -110,12 +110,20 @@ class Produced:
 class _Recording(ActionReplayer):
     """The host's replayer, noting every call and timer in the order ids are handed out."""
 
-    def __init__(self, actions: Sequence[Action], execution_id: str) -> None:
+    def __init__(
+        self, actions: Sequence[Action], execution_id: str, *, instance_ids: bool = True
+    ) -> None:
         super().__init__(actions, execution_id=execution_id, max_actions=100_000)
         self.produced: list[Produced] = []
+        self._instance_ids = instance_ids
 
     def schedule_call(self, kind: WorkKind, action: Action, parent: Any) -> Any:
         node = super().schedule_call(kind, action, parent)
+        if not self._instance_ids:
+            # DTFx compares a sub-orchestration's kind and name, never its instance id
+            # (DurableTask.Core TaskOrchestrationContext.HandleSubOrchestrationCreatedEvent,
+            # v2.17.1, the version the extension pins); devhost also compares an explicit one.
+            self._explicit_instance_ids.clear()
         self.produced.append(
             Produced(
                 "activity" if kind is WorkKind.ACTIVITY else "suborchestration",
@@ -133,14 +141,20 @@ class _Recording(ActionReplayer):
 
 
 def produced(
-    state: OrchestratorState, history: Sequence[HistoryEvent], execution_id: str = "replay"
+    state: OrchestratorState,
+    history: Sequence[HistoryEvent],
+    execution_id: str = "replay",
+    *,
+    instance_ids: bool = True,
 ) -> tuple[list[Produced], ReplayOutcome]:
     """Every action of ``state`` in sequence-id order, and the host's replay outcome.
+    ``instance_ids=False`` leaves out devhost's check of explicit sub-orchestration instance
+    ids, which DTFx does not make.
 
     Raises:
         devhost.shim.NonDeterminismError: the host's own check failed.
     """
-    replayer = _Recording(state.actions, execution_id)
+    replayer = _Recording(state.actions, execution_id, instance_ids=instance_ids)
     outcome = replayer.replay(history)
     return replayer.produced, outcome
 
