@@ -319,6 +319,12 @@ class ActionReplayer:
             raise NonDeterminismError(
                 NONDETERMINISM_PREFIX + _name_mismatch(recorded_kind, event, work)
             )
+        # Kind and name are what DTFx checks (DurableTask.Core 2.17.1, the extension's pin,
+        # TaskOrchestrationContext.cs HandleTaskScheduledEvent / HandleTimerCreatedEvent /
+        # HandleSubOrchestrationCreatedEvent). The instance id below is devhost's own, stricter
+        # check (DTFx names it only in its message): a changed explicit child id would address
+        # another instance. tests/reliability/test_release_compatibility.py turns it off to
+        # judge a release as the host does.
         if (
             recorded_kind is WorkKind.SUB_ORCHESTRATION
             and task_id in self._explicit_instance_ids

@@ -1,9 +1,11 @@
-"""Determinism guard: the orchestrators, replayed over histories recorded in a soak, schedule
-exactly what the histories record.
+"""Determinism guard (the strict one): the orchestrators, replayed over histories recorded in a
+soak, schedule exactly what the histories record.
 
-A deployed app replays in-flight orchestrations with the new code. If the new code schedules
-anything else (another activity, other inputs, other timers, another order), those runs break
-or, worse, go on doing something else. Each fixture in ``histories/`` is one orchestration's
+A deployed app replays in-flight orchestrations with the new code. This guard flags any change
+to what they schedule (another activity, other inputs, other timers, another order), so every
+such change is deliberate; whether it breaks runs in flight on the real host (which compares
+kinds and names only) is ``test_release_compatibility.py``'s question, on the previous
+release's histories. Each fixture in ``histories/`` is one orchestration's
 history from ``python -m soak --record-histories``; it is replayed through the SDK's own
 ``Orchestrator`` handling and devhost's host-side replay (sequence ids, DTFx's determinism
 check), and every action must equal the recorded one, down to inputs and timer due times. A
