@@ -86,13 +86,53 @@ class RequestTooLarge(InvalidRequest):
         super().__init__({"body": f"is larger than {limit} bytes"})
 
 
-class ArmError(ExportError):
-    """A failure talking to ARM, or one ARM reported.
+class ServiceError(ExportError):
+    """A failure talking to an Azure service (ARM, storage), or one it reported.
 
-    ``status`` is the HTTP status (``None`` when no answer came back), ``code``/``message``/
-    ``target`` come from ARM's error body, ``request_id`` is ``x-ms-request-id`` (what Azure
-    support asks for), ``retry_after`` the server's advice in seconds.
+    ``status`` is the HTTP status (``None`` when no answer came back), ``request_id`` the
+    service's ``x-ms-request-id`` (what Azure support asks for); ``transient`` follows the status
+    unless the caller knows better.
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        transient: bool | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.status = status
+        self.request_id = request_id
+        if transient is not None:
+            self.transient = transient
+        elif status is not None:
+            self.transient = is_transient_status(status)
+
+    def __str__(self) -> str:
+        bits = [self.code]
+        if self.status is not None:
+            bits.append(f"HTTP {self.status}")
+        if self.request_id:
+            bits.append(f"request id {self.request_id}")
+        return f"{self.message} ({', '.join(bits)})"
+
+    def _fields(self) -> tuple[tuple[str, object], ...]:
+        """The optional keys of ``to_dict``, in order."""
+        return (("status", self.status), ("requestId", self.request_id))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        out.update((key, value) for key, value in self._fields() if value is not None)
+        out["transient"] = self.transient
+        return out
+
+
+class ArmError(ServiceError):
+    """A failure talking to ARM, or one ARM reported: ``code``/``message``/``target`` come from
+    ARM's error body, ``retry_after`` is the server's advice in seconds."""
 
     code = "ArmError"
 
@@ -107,36 +147,19 @@ class ArmError(ExportError):
         retry_after: float | None = None,
         transient: bool | None = None,
     ) -> None:
-        super().__init__(message, code=code)
-        self.status = status
+        super().__init__(
+            message, status=status, code=code, request_id=request_id, transient=transient
+        )
         self.target = target
-        self.request_id = request_id
         self.retry_after = retry_after
-        if transient is not None:
-            self.transient = transient
-        elif status is not None:
-            self.transient = is_transient_status(status)
 
-    def __str__(self) -> str:
-        bits = [self.code]
-        if self.status is not None:
-            bits.append(f"HTTP {self.status}")
-        if self.request_id:
-            bits.append(f"request id {self.request_id}")
-        return f"{self.message} ({', '.join(bits)})"
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "message": self.message}
-        for key, value in (
+    def _fields(self) -> tuple[tuple[str, object], ...]:
+        return (
             ("target", self.target),
             ("status", self.status),
             ("requestId", self.request_id),
             ("retryAfter", self.retry_after),
-        ):
-            if value is not None:
-                out[key] = value
-        out["transient"] = self.transient
-        return out
+        )
 
 
 class ArmTransportError(ArmError, ConnectionError):

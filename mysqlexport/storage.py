@@ -84,7 +84,7 @@ from azure.storage.blob import (
 from mysqlexport import containers
 from mysqlexport.arm import default_credential
 from mysqlexport.containers import ContainerUrl
-from mysqlexport.errors import ExportError, is_transient_status
+from mysqlexport.errors import ServiceError
 from mysqlexport.redaction import SecretUri
 
 logger = logging.getLogger(__name__)
@@ -104,46 +104,12 @@ _CONNECTION_TIMEOUT: Final = 20
 _READ_TIMEOUT: Final = 60
 
 
-class StorageError(ExportError):
+class StorageError(ServiceError):
     """Storage refused or could not be reached; ``code`` is storage's own ``x-ms-error-code``
     (``AuthorizationPermissionMismatch``, ``ContainerNotFound``, ...) or ours when there was no
     answer. ``status`` is the HTTP status, ``request_id`` storage's ``x-ms-request-id``."""
 
     code = "StorageError"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        status: int | None = None,
-        request_id: str | None = None,
-        transient: bool | None = None,
-    ) -> None:
-        super().__init__(message, code=code)
-        self.status = status
-        self.request_id = request_id
-        if transient is not None:
-            self.transient = transient
-        elif status is not None:
-            self.transient = is_transient_status(status)
-
-    def __str__(self) -> str:
-        bits = [self.code]
-        if self.status is not None:
-            bits.append(f"HTTP {self.status}")
-        if self.request_id:
-            bits.append(f"request id {self.request_id}")
-        return f"{self.message} ({', '.join(bits)})"
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.status is not None:
-            out["status"] = self.status
-        if self.request_id:
-            out["requestId"] = self.request_id
-        out["transient"] = self.transient
-        return out
 
 
 class StorageUnreachable(StorageError, ConnectionError):
