@@ -323,6 +323,12 @@ class ContainerWriter:
         with _mapped(f"reading {name} from {self.ref.url}"), self._client() as container:
             return container.download_blob(name).readall()
 
+    def probe(self) -> None:
+        """Read the container's properties: proves a token for storage, that the container is
+        there, and that the identity may read it (``GET /api/health``)."""
+        with _mapped(f"reading the properties of {self.ref.url}"), self._client() as container:
+            container.get_container_properties()
+
     def properties(self, name: str) -> Mapping[str, Any]:
         """Blob ``name``'s content type and size (what a reader of the report files checks)."""
         doing = f"reading the properties of {name} in {self.ref.url}"

@@ -7,7 +7,9 @@ that is one; messages pass through redaction):
 * ``settings``: the app settings parse (``Settings.from_env``);
 * ``scheduleRequest``: ``EXPORT_SCHEDULE_REQUEST``, when set, is a valid request (else every
   scheduled tick logs and starts nothing: a nightly backup silently gone);
-* ``sealingKey``: ``SAS_SEALING_KEY`` is set and seals and opens (every export run needs it);
+* ``sealingKey``: ``SAS_SEALING_KEY`` is set and seals and opens (every run naming
+  ``target.sasUriList`` needs it, and a retry of one; the API takes such runs, so the key is
+  checked even where schedules name containers only);
 * ``armToken``: a token for ``ARM_SCOPE`` from the credential the ARM client uses
   (``mysqlexport.arm.default_credential``: azure-identity's ``DefaultAzureCredential``);
 * ``arm``: ARM answers that token. The call is ``GET /providers/Microsoft.DBforMySQL/operations``
@@ -17,6 +19,10 @@ that is one; messages pass through redaction):
   (``infra/``) needs no further action. ARM authenticates every request before it routes it, so
   any answer but 401/403 and 5xx shows that ARM is up and takes the token (the emulator serves
   the list as ARM does, after checking the token);
+* ``reportContainer``: with ``REPORT_CONTAINER_URL`` set, the app's identity reads the
+  container's properties (a token for storage, the container there, a data role on it: what
+  writing the report files needs, short of the write itself); unset, healthy (nothing is
+  written);
 * ``taskHub``: the durable client reads an instance's status (the schedule's) from the task hub.
 
 200 when every check passes; 503 otherwise, with ``error.details`` naming each failed check
@@ -43,6 +49,7 @@ from mysqlexport.redaction import redact_text
 from mysqlexport.request import parse_request
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
+from mysqlexport.storage import ContainerWriter, app_credential
 from workflow.instance_ids import SCHEDULE_INSTANCE_ID
 
 logger = logging.getLogger(__name__)
@@ -54,7 +61,15 @@ ARM_TIMEOUTS: Final = (10.0, 15.0)
 MESSAGE_LENGTH: Final = 1000
 _PROBE_SAS: Final = "https://health.invalid/probe?sig=probe"
 #: Every check, in the order the answer lists them.
-CHECK_NAMES: Final = ("settings", "scheduleRequest", "sealingKey", "armToken", "arm", "taskHub")
+CHECK_NAMES: Final = (
+    "settings",
+    "scheduleRequest",
+    "sealingKey",
+    "armToken",
+    "arm",
+    "reportContainer",
+    "taskHub",
+)
 
 
 @dataclass(frozen=True)
@@ -171,6 +186,14 @@ def _arm_code(answer: requests.Response) -> str:
     return f"{error.get('code')}: {error.get('message')}"
 
 
+async def _report_container(url: str | None) -> str:
+    if url is None:
+        return "REPORT_CONTAINER_URL is not set: no report files are written"
+    writer = ContainerWriter(url, app_credential())
+    await asyncio.to_thread(writer.probe)
+    return f"the identity reads {url}: report files can go there"
+
+
 async def run_checks(client: df.DurableOrchestrationClient) -> list[Check]:
     """Every check, those that do not depend on each other at once."""
 
@@ -198,11 +221,19 @@ async def run_checks(client: df.DurableOrchestrationClient) -> list[Check]:
 
         return [got, await _run("arm", arm)]
 
+    async def report_container() -> Check:
+        try:
+            url = Settings.from_env().report_container_url
+        except ExportError:
+            return _not_checked("reportContainer", "the settings are invalid")
+        return await _run("reportContainer", lambda: _report_container(url))
+
     first = await asyncio.gather(
         _run("settings", _settings),
         _run("scheduleRequest", _schedule_request),
         _run("sealingKey", _sealing_key),
         identity_and_arm(),
+        report_container(),
         _run("taskHub", task_hub),
     )
     checks: list[Check] = []

@@ -23,11 +23,13 @@ import azure.durable_functions as df
 import pytest
 
 from armemulator import Emulator, EmulatorConfig, Faults, Kind, ServerSpec
+from devhost.azurite import Azurite
 from devhost.management import QueryPaging, paging_default
 from mysqlexport.request import parse_request
 from mysqlexport.sealing import Sealer
 from mysqlexport.settings import Settings
 from tests.e2e.conftest import SAS, SIG, SUB, Stack, StackFactory, server_id
+from tests.storage_setup import create_container
 from triggers.listing import Cursor, RunQuery, find_runs
 from triggers.retries import MAX_RETRIES
 from workflow.contracts import fleet_job
@@ -398,9 +400,11 @@ def test_health_is_200_when_everything_serves(stack: Stack) -> None:
         "sealingKey",
         "armToken",
         "arm",
+        "reportContainer",
         "taskHub",
     ]
     assert all(c["healthy"] for c in checks.values())
+    assert "not set" in checks["reportContainer"]["message"]
     assert "answered 200" in checks["arm"]["message"]  # Operations_List
     assert stack.emu.counters().requests.get(Kind.LIST_OPERATIONS.value, 0) == 1
     assert stack_key() not in answer.text
@@ -437,7 +441,26 @@ def test_health_says_when_the_settings_are_invalid(
     checks = checks_of(answer.json())
     assert not checks["settings"]["healthy"] and "POLL_MAX_SECONDS" in checks["settings"]["message"]
     assert checks["armToken"]["code"] == checks["arm"]["code"] == "NotChecked"
+    assert checks["reportContainer"]["code"] == "NotChecked"
     assert checks["sealingKey"]["healthy"] and checks["taskHub"]["healthy"]
+
+
+def test_health_reads_the_report_container_with_the_apps_identity(
+    make_stack: StackFactory, azurite: Azurite
+) -> None:
+    there = create_container(azurite)
+    settings = {"REPORT_CONTAINER_URL": there, "REQUESTS_CA_BUNDLE": str(azurite.ca_bundle)}
+    stack = make_stack(settings=settings)
+    answer = stack.api("GET", "health")
+    assert answer.status_code == 200, answer.text
+    assert there in checks_of(answer.json())["reportContainer"]["message"]
+
+    missing = azurite.container_url("not-created")
+    stack = make_stack(settings={**settings, "REPORT_CONTAINER_URL": missing})
+    answer = stack.api("GET", "health")
+    assert answer.status_code == 503, answer.text
+    check = checks_of(answer.json())["reportContainer"]
+    assert check["code"] == "ContainerNotFound" and not check["healthy"]
 
 
 def test_health_when_arm_refuses_the_token_or_does_not_answer(
