@@ -8,6 +8,7 @@ Trigger annotations stay bare ``dict``: the Python worker rejects parameterised 
 
 from activities.functions import (
     bp,
+    check_target,
     list_scope,
     publish_report,
     read_backup,
@@ -23,6 +24,7 @@ from activities.retention import purge_finished
 
 __all__ = [
     "bp",
+    "check_target",
     "list_scope",
     "publish_report",
     "purge_finished",

@@ -41,6 +41,7 @@ from workflow.contracts import (
     StatusAnswer,
     SubmitAnswer,
     SubmitRequest,
+    TargetCheckAnswer,
     TargetInput,
     ValidateAnswer,
     backup_json,
@@ -183,8 +184,8 @@ def storage_problem(err: StorageError) -> Problem:
 
 
 def target_sas(
-    payload: SubmitRequest,
     target: TargetInput,
+    deadline_minutes: int | None,
     sealer: Callable[[], Sealer],
     mint: Minter,
     now: datetime,
@@ -193,8 +194,22 @@ def target_sas(
     for this export's deadline (``sas_expiry``), used once and never stored; a SAS list is
     opened from its seal. Raises ``ExportError`` (``StorageError`` with storage's code)."""
     if "containers" in target:
-        return mint(target["containers"], sas_expiry(now, payload.get("deadlineMinutes")))
+        return mint(target["containers"], sas_expiry(now, deadline_minutes))
     return sealer().open(target["sealedTarget"])
+
+
+def check_target(sas_uris: Callable[[], Sequence[SecretUri]]) -> TargetCheckAnswer:
+    """A dry run's look at the target, without exporting: a containers target gets its SAS
+    minted as a submission would (proving the identity may get a user delegation key on each
+    account: Storage Blob Delegator), a SAS list is opened from its seal (proving the key). The
+    SAS is dropped at once; whether the service may write with it shows only in a real run."""
+    try:
+        count = len(sas_uris())
+    except StorageError as err:
+        return storage_problem(err)
+    except ExportError as err:
+        return problem(err)
+    return {"kind": "usable", "containers": count}
 
 
 def submit_export(

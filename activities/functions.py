@@ -30,6 +30,7 @@ from workflow.contracts import (
     RelayAnswer,
     RelayRequest,
     SubmitRequest,
+    TargetCheck,
     TargetInput,
     kept_target_of,
     problem,
@@ -122,12 +123,32 @@ async def submit_export(payload: dict, client: df.DurableOrchestrationClient) ->
 
     def submit() -> dict[str, Any]:
         def sas_uris() -> Sequence[SecretUri]:
-            return arm_calls.target_sas(request, kept, _sealer, _mint, datetime.now(UTC))
+            return arm_calls.target_sas(
+                kept, request.get("deadlineMinutes"), _sealer, _mint, datetime.now(UTC)
+            )
 
         with _client() as arm:
             return dict(arm_calls.submit_export(request, arm, sas_uris))
 
     return await asyncio.to_thread(submit)
+
+
+@bp.activity_trigger(input_name="payload")
+@bp.durable_client_input(client_name="client")
+async def check_target(payload: dict, client: df.DurableOrchestrationClient) -> dict:
+    """A dry run's look at the run's target: the SAS a submission would get (minted for a
+    containers target, opened from the seal for a SAS list), then dropped."""
+    request = cast(TargetCheck, payload)
+    target = await _kept_target(client, request["runId"])
+    if target is None:
+        return dict(arm_calls.target_unavailable(request["runId"]))
+    kept: TargetInput = target
+
+    def sas_uris() -> Sequence[SecretUri]:
+        now = datetime.now(UTC)
+        return arm_calls.target_sas(kept, request["deadlineMinutes"], _sealer, _mint, now)
+
+    return dict(await asyncio.to_thread(arm_calls.check_target, sas_uris))
 
 
 @bp.activity_trigger(input_name="payload")

@@ -48,6 +48,8 @@ from workflow.contracts import (
     ServerEntry,
     ShardInput,
     SubmitAnswer,
+    TargetCheck,
+    TargetCheckAnswer,
     activity_crash,
     crashed,
     retry_policy,
@@ -55,6 +57,8 @@ from workflow.contracts import (
 )
 from workflow.instance_ids import shard_instance_id
 
+#: A dry run's problem when the target cannot be used (``check_target``).
+TARGET_UNUSABLE = "TargetUnusable"
 #: How many times a scope whose listing failed transiently is listed.
 RESOLVE_ATTEMPTS = 5
 
@@ -148,6 +152,8 @@ class FleetRun:
         A probe activity that raised is that server's transient error."""
         if self.entries:
             self.canceled = yield from self._cancel_came()  # while resolving: submit nothing
+        if self.entries and self.run["dryRun"] and not self.canceled:
+            yield from self._check_target()
         if not self.entries or self.run["dryRun"] or self.canceled:
             return
         self.context.set_custom_status({"phase": "probing", "total": self._total()})
@@ -170,6 +176,30 @@ class FleetRun:
         }
         self.rows.extend(self._breaker_rows(probed, outcomes, tripped))
         self.entries, self.plan = [], []
+
+    def _check_target(self) -> Generator[Any, Any, None]:
+        """A dry run of an export asks ``check_target`` once whether the target can be used (a
+        SAS minted for each container, or the sealed list opened): a refusal is the run's
+        ``TargetUnusable`` problem, with storage's or the key's own error."""
+        if self.run["operation"] == BACKUP:
+            return
+        check: TargetCheck = {
+            "runId": self.job["runId"],
+            "deadlineMinutes": self.job["deadlineMinutes"],
+        }
+        task = self.context.call_activity(names.CHECK_TARGET, check)
+        [(ok, value)] = yield from gather(self.context, [task])
+        answer: TargetCheckAnswer = value if ok else crashed(value)
+        if answer["kind"] == "error":
+            error = answer["error"]
+            self.problems.append(
+                {
+                    "code": TARGET_UNUSABLE,
+                    "message": "the target cannot be used: "
+                    f"{error.get('code', 'Unknown')}: {error.get('message', '')}",
+                    "error": dict(error),
+                }
+            )
 
     def _cancel_came(self) -> Generator[Any, Any, bool]:
         """Whether a cancel came while the servers were resolved. The SDK hands an event to its

@@ -14,6 +14,7 @@ Who sends what (``->`` input, ``<-`` output)::
                      (backup_server in a backup run)
     export_fleet  <- list_scope       ScopeListing
     export_fleet  <- publish_report   PublishAnswer    (the report logged, counted, written)
+    export_fleet  <- check_target     TargetCheckAnswer (a dry run: can the target be used?)
     export_shard  <- validate_server  ValidateAnswer
     fleet, server <- submit_export    SubmitAnswer     (submit_backup in a backup run)
     export_server <- read_status      StatusAnswer     (backup_server too)
@@ -650,3 +651,24 @@ class Published(TypedDict):
 
 
 PublishAnswer = Published | Problem
+
+
+# --- a dry run's target -------------------------------------------------------------------
+
+
+class TargetCheck(TypedDict):
+    """``check_target``: can the run's target be used? (A dry run of an export, once.)"""
+
+    runId: str
+    deadlineMinutes: int
+
+
+class TargetUsable(TypedDict):
+    """The target can be used: a SAS was minted for every container (the identity may get a
+    user delegation key on each account), or the sealed SAS list opens."""
+
+    kind: Literal["usable"]
+    containers: int
+
+
+TargetCheckAnswer = TargetUsable | Problem

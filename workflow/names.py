@@ -25,6 +25,7 @@ READ_RESULT: Final = "read_result"
 READ_BACKUP_RESULT: Final = "read_backup_result"
 READ_BACKUP: Final = "read_backup"
 PUBLISH_REPORT: Final = "publish_report"
+CHECK_TARGET: Final = "check_target"
 
 ORCHESTRATORS: Final = (
     EXPORT_FLEET,
@@ -46,6 +47,7 @@ ACTIVITIES: Final = (
     READ_BACKUP,
     RELAY_CANCEL,
     PUBLISH_REPORT,
+    CHECK_TARGET,
 )
 
 #: The external event that cancels a run; each orchestrator passes it on to its running children.

@@ -129,3 +129,31 @@ def test_a_sas_that_cannot_be_minted_fails_the_server_with_storages_code(
     assert "HTTP 404" in row["error"]["message"] and "status" not in row["error"]
     assert "notes" not in row  # ARM was never called: no export may have started
     assert stack.emu.exports() == []
+
+
+def test_a_dry_run_mints_once_and_exports_nothing(
+    make_stack: StackFactory, azurite: Azurite
+) -> None:
+    stack = _stack(make_stack, azurite)
+    container = create_container(azurite)
+    start = _log_size(azurite)
+    report = stack.run({**_body(container), "dryRun": True})
+    assert report["dryRun"] is True and report["problems"] == []
+    assert {row["status"] for row in report["servers"]} == {"Succeeded"}
+    assert sum(KEY_REQUEST in line for line in _log_since(azurite, start)) == 1  # check_target
+    assert _blobs(azurite, container) == [] and stack.emu.exports() == []
+
+
+def test_a_dry_run_says_when_the_target_cannot_be_used(
+    make_stack: StackFactory, azurite: Azurite
+) -> None:
+    stack = _stack(make_stack, azurite)
+    missing = azurite.container_url("backups").replace(
+        f"/{azurite.account_name}/", "/nosuchaccount/"
+    )
+    report = stack.run({**_body(missing), "dryRun": True})
+    (unusable,) = report["problems"]
+    assert unusable["code"] == "TargetUnusable"
+    assert unusable["error"]["code"] == "ResourceNotFound"  # storage's own code
+    assert report["summary"]["outcome"] == "PartiallySucceeded"
+    assert stack.emu.exports() == []

@@ -39,6 +39,7 @@ from workflow.contracts import (
     ShardInput,
     Status,
     SubmitAnswer,
+    TargetUsable,
     Validated,
 )
 
@@ -269,14 +270,17 @@ def validated(state: str | None = "Ready", containers: int | None = 1) -> Valida
 
 #: ``publish_report``'s answer when the report is logged and no container is set.
 PUBLISHED: Published = {"kind": "published", "blobs": []}
+#: ``check_target``'s answer (a dry run) when the target can be used.
+USABLE: TargetUsable = {"kind": "usable", "containers": 2}
 
 
 def script(**answers: Sequence[Any]) -> Answer:
     """Activities answered in turn from one list per activity name; a call the script did not
     foresee fails the test. ``publish_report``, the end of every run, answers ``PUBLISHED``
-    unless the script says otherwise."""
+    and ``check_target`` (a dry run's) ``USABLE`` unless the script says otherwise."""
     queues: dict[str, Iterator[Any]] = {name: iter(seq) for name, seq in answers.items()}
     queues.setdefault(names.PUBLISH_REPORT, iter(lambda: PUBLISHED, None))
+    queues.setdefault(names.CHECK_TARGET, iter(lambda: USABLE, None))
 
     def answer(name: str, _payload: Any) -> Any:
         assert name in queues, f"unscripted activity {name}"

@@ -270,6 +270,28 @@ def test_a_dry_run_skips_the_probe() -> None:
     assert shard.input["run"]["dryRun"] is True
     assert not any("firstOutcome" in s for s in shard.input["servers"])
     assert output["dryRun"] is True
+    (check,) = run.called(names.CHECK_TARGET)  # the target looked at once, nothing exported
+    assert check.input == {"runId": RUN_ID, "deadlineMinutes": 1440}
+    assert output["problems"] == []
+
+
+def test_a_dry_run_whose_target_cannot_be_used_says_why() -> None:
+    denied = problem("AuthorizationPermissionMismatch", None)
+    denied["error"]["source"] = "storage"
+    output, run = fleet(fleet_job(servers=THREE, dry_run=True), script(check_target=[denied]))
+    (unusable,) = output["problems"]
+    assert unusable["code"] == "TargetUnusable"
+    assert unusable["error"]["code"] == "AuthorizationPermissionMismatch"
+    assert "AuthorizationPermissionMismatch" in unusable["message"]
+    assert len(run.called(names.EXPORT_SHARD)) == 1  # the servers are still validated
+    assert output["summary"]["outcome"] == report.OUTCOME_PARTIAL
+
+
+def test_a_dry_run_whose_check_raised_says_so() -> None:
+    output, _ = fleet(
+        fleet_job(servers=THREE, dry_run=True), script(check_target=[Raises("worker died")])
+    )
+    assert [p["error"]["code"] for p in output["problems"]] == ["ActivityFailed"]
 
 
 def test_a_backup_name_the_api_refuses_is_that_servers_row() -> None:
