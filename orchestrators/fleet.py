@@ -8,7 +8,8 @@
 3. **Fan out** the servers to ``export_shard`` sub-orchestrations through a sliding window
    (``window.sliding_window``): each shard's window is a share of ``maxConcurrency``, and shards
    start only while their windows fit in it. Shards keep every history bounded.
-4. **Report**: one row per server, from every step, published by ``publish_report``
+4. **Report**: one row per server, from every step (a dry run of an export also asks
+   ``check_target`` whether its target can be used), published by ``publish_report``
    (``publish.py``: logged and counted per server, written as files to the report container).
 
 No child's failure ends the run without a report: a failed listing is that scope's problem, a
@@ -70,6 +71,7 @@ def export_fleet(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     yield from fleet.resolve()
     yield from fleet.probe()
     yield from fleet.fan_out()
+    yield from fleet.check_target()
     return (yield from fleet.publish())
 
 
@@ -152,8 +154,6 @@ class FleetRun:
         A probe activity that raised is that server's transient error."""
         if self.entries:
             self.canceled = yield from self._cancel_came()  # while resolving: submit nothing
-        if self.entries and self.run["dryRun"] and not self.canceled:
-            yield from self._check_target()
         if not self.entries or self.run["dryRun"] or self.canceled:
             return
         self.context.set_custom_status({"phase": "probing", "total": self._total()})
@@ -177,11 +177,13 @@ class FleetRun:
         self.rows.extend(self._breaker_rows(probed, outcomes, tripped))
         self.entries, self.plan = [], []
 
-    def _check_target(self) -> Generator[Any, Any, None]:
+    def check_target(self) -> Generator[Any, Any, None]:
         """A dry run of an export asks ``check_target`` once whether the target can be used (a
         SAS minted for each container, or the sealed list opened): a refusal is the run's
-        ``TargetUnusable`` problem, with storage's or the key's own error."""
-        if self.run["operation"] == BACKUP:
+        ``TargetUnusable`` problem, with storage's or the key's own error. It comes after the
+        servers' validation, so a dry run in flight when this step was added replays as it
+        recorded and schedules it as new work (tests/reliability/test_release_compatibility)."""
+        if not self.run["dryRun"] or self.run["operation"] == BACKUP or self.canceled:
             return
         check: TargetCheck = {
             "runId": self.job["runId"],
