@@ -216,12 +216,18 @@ def list_blobs(azurite: Azurite, container: str, prefix: str | None = None) -> l
         return sorted(blob.name for blob in blobs)
 
 
+#: Blob names printed per container; the rest are counted.
+SHOWN_BLOBS = 8
+
+
 def print_blobs(azurite: Azurite, container: str, prefix: str | None, console: Console) -> None:
     names = list_blobs(azurite, container, prefix)
     where = azurite.container_url(container) + (f"/{prefix}" if prefix else "")
     console.print(f"{len(names)} blobs in {where}:", highlight=False, soft_wrap=True)
-    for name in names:
+    for name in names[:SHOWN_BLOBS]:
         console.print(f"  {name}", highlight=False, markup=False, soft_wrap=True)
+    if len(names) > SHOWN_BLOBS:
+        console.print(f"  ... and {len(names) - SHOWN_BLOBS} more", highlight=False)
 
 
 def main() -> int:
