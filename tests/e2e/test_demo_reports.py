@@ -56,8 +56,13 @@ def test_demo_writes_each_runs_report_where_it_says(
     # per export, and the run's report files, are listed from storage (Azurite)
     export_id = said[1][0]
     stored = shown[shown.index("In storage (Azurite)") :]
-    assert re.search(r"\n  orders-db/orders-db-\d{12}/manifest\.json\n", stored)
-    assert re.search(r"\n  orders-db/orders-db-\d{12}/data/part-0001-of-0001\n", stored)
+    listed = re.search(
+        r"\n(\d+) blobs in https://127\.0\.0\.1:\d+/devstoreaccount1/mysql-backups:", stored
+    )
+    assert listed is not None and int(listed.group(1)) >= 2 * 20  # a data part and a manifest each
+    assert re.search(r"\n  inventory-db/inventory-db-\d{12}/manifest\.json\n", stored)
+    assert re.search(r"\n  inventory-db/inventory-db-\d{12}/data/part-0001-of-0001\n", stored)
+    assert f"\n  ... and {int(listed.group(1)) - 8} more\n" in stored
     for name in ("report.json", "servers.csv", "report.html"):
         assert f"\n  {export_id}/{name}\n" in stored
     assert "sig=" not in shown
