@@ -231,6 +231,8 @@ async def _progress(
         body["servers"] = [row_times_in_utc(row) for row in output["servers"]]
         body["breaker"] = output.get("breaker")
         body["problems"] = output.get("problems")
+        if output.get("files"):
+            body["files"] = output["files"]
         return body
     shards = int(custom.get("shards") or 0)
     statuses = await asyncio.gather(

@@ -51,6 +51,8 @@ def test_a_run_writes_its_three_files_and_says_where(
         "container": container,
         "blobs": [f"{run_id}/{name}" for name in FILE_NAMES],
     }
+    progress = stack.api("GET", f"exports/{run_id}").json()  # the API's own answer says it too
+    assert progress["files"] == report["files"]
     files = read_files(container, run_id)
     assert json.loads(files["report.json"]) == report  # as the API returns it
     rows = list(csv.DictReader(io.StringIO(files["servers.csv"].decode("utf-8-sig"))))
