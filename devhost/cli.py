@@ -311,7 +311,7 @@ def _finish(result: RunResult, report: Path | None, console: Console) -> int:
             console.print(line, highlight=False, markup=False, soft_wrap=True)
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_bytes(report_bytes(result.output, report))
+        report.write_bytes(report_bytes(result.output, report, run_concurrency(result.payload)))
         console.print(f"report written to {report.resolve()}", highlight=False, soft_wrap=True)
     return 0 if result.succeeded else 1
 
@@ -320,7 +320,21 @@ def _finish(result: RunResult, report: Path | None, console: Console) -> int:
 PAGE_SUFFIXES = (".html", ".htm")
 
 
-def report_bytes(output: Any, path: Path) -> bytes:
+def run_concurrency(payload: Any) -> int | None:
+    """The run's concurrency limit from its status answer: the orchestration's input, this app's
+    ``FleetJob``, holds the limit the run used (``maxConcurrency``: the request's, or the app's
+    ``MAX_CONCURRENCY``); None for anything else."""
+    job = payload.get("input") if isinstance(payload, Mapping) else None
+    if isinstance(job, str):  # the status API may give the input as its JSON text
+        try:
+            job = json.loads(job)
+        except ValueError:
+            return None
+    value = job.get("maxConcurrency") if isinstance(job, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def report_bytes(output: Any, path: Path, concurrency: int | None = None) -> bytes:
     """What ``--report path`` holds: the page (``.html``), the servers' CSV (``.csv``) or the
     output JSON, as ``mysqlexport.report_files`` renders the files a run keeps.
 
@@ -331,7 +345,7 @@ def report_bytes(output: Any, path: Path) -> bytes:
     if suffix in (*PAGE_SUFFIXES, ".csv") and not is_run_report(output):
         raise SystemExit(f"--report {path}: the output is not a run report; use a .json name")
     if suffix in PAGE_SUFFIXES:
-        return render_html(output)
+        return render_html(output, concurrency=concurrency)
     if suffix == ".csv":
         return render_csv(output)
     return render_json(output) if isinstance(output, Mapping) else json.dumps(output).encode()

@@ -88,6 +88,8 @@ def test_cli_run_summarises_the_run_lists_failures_and_writes_the_page(
     html = page.read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and "Content-Security-Policy" in html
     assert "billing-db" in html and "AuthorizationFailed" in html
+    # the limit the run used (the app's MAX_CONCURRENCY), read from the run's input
+    assert re.search(r"Concurrency limit / peak</b>20 / \d+<", html)
     assert SIG not in shown + html
 
 
