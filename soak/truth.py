@@ -33,18 +33,15 @@ TRANSPORT_CODES = frozenset({"ConnectionError", "Timeout", "RequestError"})
 
 
 @dataclass
-class Verdict:
-    """What the comparison found; ``ok`` when every row is the truth and nothing is lost."""
+class RowVerdict:
+    """What comparing a report's rows with the ground truth found, whichever the operation;
+    ``ok`` when every row is the truth and nothing is lost."""
 
     servers: int = 0
     rows: int = 0
     by_state: Counter[str] = field(default_factory=Counter)
     failed_by_code: Counter[str] = field(default_factory=Counter)
     matched: int = 0
-    exports_accepted: int = 0
-    exports_failed: int = 0
-    repeats_absorbed: int = 0
-    foreign_exports: int = 0
     gave_up: list[tuple[str, str]] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     double_reported: list[str] = field(default_factory=list)
@@ -56,8 +53,90 @@ class Verdict:
         return not (self.lost or self.double_reported or self.duplicates or self.mismatches)
 
 
+@dataclass
+class Verdict(RowVerdict):
+    """An export run's comparison with the emulator's exports."""
+
+    exports_accepted: int = 0
+    exports_failed: int = 0
+    repeats_absorbed: int = 0
+    foreign_exports: int = 0
+
+
 def _name(resource_id: str) -> str:
     return resource_id.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _by_server(records: Iterable[ExportRecord | BackupRecord]) -> dict[str, list[Any]]:
+    """The records of each server (by lower-cased resource id), in the order given."""
+    grouped: dict[str, list[Any]] = {}
+    for record in records:
+        grouped.setdefault(record.server_id.lower(), []).append(record)
+    return grouped
+
+
+def _rows_by_server(
+    report: Mapping[str, Any], specs: Mapping[str, ServerSpec], verdict: RowVerdict, outside: str
+) -> dict[str, list[Mapping[str, Any]]]:
+    """The report's rows of each server; counts them, and a row of no server in ``specs`` is a
+    mismatch (``outside`` says where it is not)."""
+    verdict.servers = len(specs)
+    rows: dict[str, list[Mapping[str, Any]]] = {}
+    for row in report.get("servers", []):
+        rows.setdefault(str(row.get("id", "")).lower(), []).append(row)
+        verdict.rows += 1
+    for key in rows.keys() - specs.keys():
+        verdict.mismatches.append(f"{_name(key)}: a row for a server {outside}")
+    return rows
+
+
+def _the_row(
+    spec: ServerSpec, found: Sequence[Mapping[str, Any]], verdict: RowVerdict, done: str | None
+) -> Mapping[str, Any] | None:
+    """The server's one row, counted by state (and a failure by code); None, with the verdict
+    told, when it has none (``done``: what the service did for it, if anything) or several."""
+    if not found:
+        verdict.lost.append(
+            f"{spec.name}: no row" + (f" although the service {done}" if done else "")
+        )
+        return None
+    if len(found) > 1:
+        verdict.double_reported.append(f"{spec.name}: {len(found)} rows")
+        return None
+    row = found[0]
+    verdict.by_state[str(row.get("status"))] += 1
+    if row.get("status") == "Failed":
+        verdict.failed_by_code[str((row.get("error") or {}).get("code"))] += 1
+    return row
+
+
+def _judged(verdict: RowVerdict, spec: ServerSpec, why: str | None) -> None:
+    if why is None:
+        verdict.matched += 1
+    else:
+        verdict.mismatches.append(f"{spec.name}: {why}")
+
+
+def _summary_counted(report: Mapping[str, Any], verdict: RowVerdict) -> Mapping[str, Any]:
+    summary: Mapping[str, Any] = report.get("summary") or {}
+    if summary.get("total") != verdict.rows:
+        verdict.mismatches.append(f"summary total {summary.get('total')} != {verdict.rows} rows")
+    return summary
+
+
+def _unanswered(error: Mapping[str, Any]) -> str | None:
+    """Why a Failed row with no operation of the service's is not the truth: it must carry an
+    answer of the service (an HTTP status) or a transport failure."""
+    if not isinstance(error.get("status"), int) and error.get("code") not in TRANSPORT_CODES:
+        return f"Failed with {error.get('code')}, not an answer of the service"
+    return None
+
+
+def _skipped(done: bool, spec: ServerSpec, what: str) -> str | None:
+    """Why a Skipped row is not the truth: only a server not Ready, with nothing ``what``."""
+    if done or spec.state == "Ready":
+        return f"Skipped although {what if done else 'Ready'}"
+    return None
 
 
 def _check_row(
@@ -82,13 +161,9 @@ def _check_row(
             if error.get("code") != ours[-1].error_code:
                 return f"Failed with {error.get('code')}, the service said {ours[-1].error_code}"
             return None
-        if not isinstance(error.get("status"), int) and error.get("code") not in TRANSPORT_CODES:
-            return f"Failed with {error.get('code')}, not an answer of the service"
-        return None
+        return _unanswered(error)
     if status == "Skipped":
-        if ours or spec.state == "Ready":
-            return f"Skipped although {'exported' if ours else 'Ready'}"
-        return None
+        return _skipped(bool(ours), spec, "exported")
     return f"unexpected state {status} ({error.get('code')})"
 
 
@@ -98,20 +173,11 @@ def judge(
     """Compare ``report`` with the fleet and the ground truth (see the module docstring)."""
     verdict = Verdict()
     specs = {s.resource_id.lower(): s for s in fleet}
-    verdict.servers = len(specs)
-    records: dict[str, list[ExportRecord]] = {}
-    for record in exports:
-        records.setdefault(record.server_id.lower(), []).append(record)
-    rows: dict[str, list[Mapping[str, Any]]] = {}
-    for row in report.get("servers", []):
-        rows.setdefault(str(row.get("id", "")).lower(), []).append(row)
-        verdict.rows += 1
-    for key in rows.keys() - specs.keys():
-        verdict.mismatches.append(f"{_name(key)}: a row for a server that does not exist")
+    records = _by_server(exports)
+    rows = _rows_by_server(report, specs, verdict, "that does not exist")
     run_names = {str(r.get("backupName")) for found in rows.values() for r in found}
     for key, spec in sorted(specs.items()):
-        found = rows.get(key, [])
-        history = records.get(key, [])
+        history: list[ExportRecord] = records.get(key, [])
         ours = [r for r in history if r.backup_name in run_names]
         accepted = [r for r in ours if not r.duplicate]
         verdict.exports_accepted += len(accepted)
@@ -120,32 +186,17 @@ def judge(
         verdict.foreign_exports += sum(not r.duplicate for r in history) - len(accepted)
         if len(accepted) > 1:
             verdict.duplicates.append((spec.name, len(accepted)))
-        if not found:
-            verdict.lost.append(
-                f"{spec.name}: no row" + (" although the service exported it" if accepted else "")
-            )
+        row = _the_row(spec, rows.get(key, []), verdict, "exported it" if accepted else None)
+        if row is None:
             continue
-        if len(found) > 1:
-            verdict.double_reported.append(f"{spec.name}: {len(found)} rows")
-            continue
-        row = found[0]
-        verdict.by_state[str(row.get("status"))] += 1
-        error = row.get("error") or {}
-        if row.get("status") == "Failed":
-            verdict.failed_by_code[str(error.get("code"))] += 1
-            if not accepted and spec.state == "Ready" and not spec.forbidden:
-                verdict.gave_up.append((spec.name, str(error.get("code"))))
+        failed = row.get("status") == "Failed"
+        if failed and not accepted and spec.state == "Ready" and not spec.forbidden:
+            verdict.gave_up.append((spec.name, str((row.get("error") or {}).get("code"))))
         if accepted and row.get("backupName") != accepted[-1].backup_name:
             verdict.lost.append(f"{spec.name}: the service's export is not the one reported")
             continue
-        why = _check_row(row, spec, history)
-        if why is None:
-            verdict.matched += 1
-        else:
-            verdict.mismatches.append(f"{spec.name}: {why}")
-    summary = report.get("summary") or {}
-    if summary.get("total") != verdict.rows:
-        verdict.mismatches.append(f"summary total {summary.get('total')} != {verdict.rows} rows")
+        _judged(verdict, spec, _check_row(row, spec, history))
+    _summary_counted(report, verdict)
     return verdict
 
 
@@ -169,14 +220,9 @@ NO_ERROR_CODES = {"Failed": "BackupFailed", "Canceled": "BackupCanceled"}
 
 
 @dataclass
-class BackupVerdict:
-    """What the comparison of a backup run's report with the emulator's backups found."""
+class BackupVerdict(RowVerdict):
+    """A backup run's comparison with the emulator's backups."""
 
-    servers: int = 0
-    rows: int = 0
-    by_state: Counter[str] = field(default_factory=Counter)
-    failed_by_code: Counter[str] = field(default_factory=Counter)
-    matched: int = 0
     backups_accepted: int = 0
     backups_failed: int = 0
     #: The run's backups by how their PUT was answered (``BackupRecord.answer``).
@@ -185,15 +231,6 @@ class BackupVerdict:
     #: Servers whose failed backup of the run's name was replaced by a resubmission of that
     #: name: (server, backups, whether the row's note tells of a lost answer).
     replaced: list[tuple[str, int, bool]] = field(default_factory=list)
-    gave_up: list[tuple[str, str]] = field(default_factory=list)
-    lost: list[str] = field(default_factory=list)
-    double_reported: list[str] = field(default_factory=list)
-    duplicates: list[tuple[str, int]] = field(default_factory=list)
-    mismatches: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not (self.lost or self.double_reported or self.duplicates or self.mismatches)
 
 
 def _at(text: Any) -> float | None:
@@ -249,13 +286,9 @@ def _check_backup_row(
             if error.get("code") != LIMIT_CODE:
                 return f"at the backup limit, but Failed with {error.get('code')}"
             return None
-        if not isinstance(error.get("status"), int) and error.get("code") not in TRANSPORT_CODES:
-            return f"Failed with {error.get('code')}, not an answer of the service"
-        return None
+        return _unanswered(error)
     if status == "Skipped":
-        if ours or spec.state == "Ready":
-            return f"Skipped although {'backed up' if ours else 'Ready'}"
-        return None
+        return _skipped(bool(ours), spec, "backed up")
     return f"unexpected state {status} ({error.get('code')})"
 
 
@@ -292,40 +325,21 @@ def judge_backups(
     """
     verdict = BackupVerdict()
     specs = {s.resource_id.lower(): s for s in scope}
-    verdict.servers = len(specs)
-    records: dict[str, list[BackupRecord]] = {}
-    for record in backups:
-        records.setdefault(record.server_id.lower(), []).append(record)
-    rows: dict[str, list[Mapping[str, Any]]] = {}
-    for row in report.get("servers", []):
-        rows.setdefault(str(row.get("id", "")).lower(), []).append(row)
-        verdict.rows += 1
-    for key in rows.keys() - specs.keys():
-        verdict.mismatches.append(f"{_name(key)}: a row for a server outside the run's scope")
+    records = _by_server(backups)
+    rows = _rows_by_server(report, specs, verdict, "outside the run's scope")
     for key, spec in sorted(specs.items()):
-        found = rows.get(key, [])
-        history = records.get(key, [])
+        history: list[BackupRecord] = records.get(key, [])
         ours = [r for r in history if r.sequence >= first_sequence]
         verdict.foreign_backups += len(history) - len(ours)
         verdict.backups_accepted += len(ours)
         verdict.backups_failed += sum(r.outcome != "Succeeded" for r in ours)
         verdict.by_answer.update(r.answer for r in ours)
-        if not found:
-            verdict.lost.append(
-                f"{spec.name}: no row" + (" although the service backed it up" if ours else "")
-            )
+        row = _the_row(spec, rows.get(key, []), verdict, "backed it up" if ours else None)
+        if row is None:
             continue
-        if len(found) > 1:
-            verdict.double_reported.append(f"{spec.name}: {len(found)} rows")
-            continue
-        row = found[0]
-        verdict.by_state[str(row.get("status"))] += 1
-        error = row.get("error") or {}
-        if row.get("status") == "Failed":
-            verdict.failed_by_code[str(error.get("code"))] += 1
-            expected = spec.forbidden or spec.on_demand_backups >= limit
-            if not ours and spec.state == "Ready" and not expected:
-                verdict.gave_up.append((spec.name, str(error.get("code"))))
+        expected = spec.forbidden or spec.on_demand_backups >= limit
+        if row.get("status") == "Failed" and not ours and spec.state == "Ready" and not expected:
+            verdict.gave_up.append((spec.name, str((row.get("error") or {}).get("code"))))
         strangers = [r.asked_name for r in ours if r.asked_name != row.get("backupName")]
         if strangers:
             verdict.lost.append(f"{spec.name}: the service's backup {strangers[0]} is not reported")
@@ -335,14 +349,8 @@ def judge_backups(
                 verdict.duplicates.append((spec.name, len(ours)))
             else:
                 verdict.replaced.append((spec.name, len(ours), UNANSWERED_NOTE in _codes(row)))
-        why = _check_backup_row(row, spec, ours, limit)
-        if why is None:
-            verdict.matched += 1
-        else:
-            verdict.mismatches.append(f"{spec.name}: {why}")
-    summary = report.get("summary") or {}
-    if summary.get("total") != verdict.rows:
-        verdict.mismatches.append(f"summary total {summary.get('total')} != {verdict.rows} rows")
+        _judged(verdict, spec, _check_backup_row(row, spec, ours, limit))
+    summary = _summary_counted(report, verdict)
     if summary.get("operation") != "backup":
         verdict.mismatches.append(f"the summary says operation {summary.get('operation')!r}")
     return verdict
