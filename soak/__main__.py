@@ -23,7 +23,7 @@ from typing import Any
 from soak.backups import BackupRun
 from soak.harness import SoakConfig, SoakResult, run_soak
 from soak.histories import RECORDING, record
-from soak.truth import BackupVerdict, Verdict, judge, judge_backups
+from soak.truth import BackupVerdict, RowVerdict, Verdict, judge, judge_backups
 
 ARM_KINDS = (
     "backup_and_export",
@@ -44,6 +44,21 @@ BACKUP_KINDS = (
     "list_servers_by_resource_group",
     "get_server",
 )
+
+
+def truth_figures(verdict: RowVerdict) -> dict[str, Any]:
+    """What every run's comparison with the ground truth found, as JSON."""
+    return {
+        "servers": verdict.servers,
+        "rows": verdict.rows,
+        "byState": dict(verdict.by_state),
+        "failedByCode": dict(verdict.failed_by_code),
+        "rowsEqualToTruth": verdict.matched,
+        "lost": verdict.lost,
+        "reportedTwice": verdict.double_reported,
+        "mismatches": verdict.mismatches,
+        "gaveUpAfterTransientErrors": [{"server": s, "code": c} for s, c in verdict.gave_up],
+    }
 
 
 def backup_figures(run: BackupRun, verdict: BackupVerdict) -> dict[str, Any]:
@@ -78,19 +93,11 @@ def backup_figures(run: BackupRun, verdict: BackupVerdict) -> dict[str, Any]:
             "activityResultsLost": run.crashes,
         },
         "truth": {
-            "servers": verdict.servers,
-            "rows": verdict.rows,
-            "byState": dict(verdict.by_state),
-            "failedByCode": dict(verdict.failed_by_code),
-            "rowsEqualToTruth": verdict.matched,
-            "lost": verdict.lost,
-            "reportedTwice": verdict.double_reported,
-            "mismatches": verdict.mismatches,
+            **truth_figures(verdict),
             "duplicateBackups": [{"server": s, "backups": n} for s, n in verdict.duplicates],
             "failedBackupsReplaced": [
                 {"server": s, "backups": n, "noted": noted} for s, n, noted in verdict.replaced
             ],
-            "gaveUpAfterTransientErrors": [{"server": s, "code": c} for s, c in verdict.gave_up],
         },
         "passed": verdict.ok,
     }
@@ -137,17 +144,9 @@ def figures(
             "longestHistory": result.host_stats.max_history_length,
         },
         "truth": {
-            "servers": verdict.servers,
-            "rows": verdict.rows,
-            "byState": dict(verdict.by_state),
-            "failedByCode": dict(verdict.failed_by_code),
-            "rowsEqualToTruth": verdict.matched,
-            "lost": verdict.lost,
-            "reportedTwice": verdict.double_reported,
-            "mismatches": verdict.mismatches,
+            **truth_figures(verdict),
             "duplicateExports": [{"server": s, "exports": n} for s, n in verdict.duplicates],
             "repeatsAnsweredWithTheExistingExport": verdict.repeats_absorbed,
-            "gaveUpAfterTransientErrors": [{"server": s, "code": c} for s, c in verdict.gave_up],
         },
         "credentials": {
             "logRecordsScanned": result.log_records,
@@ -163,39 +162,69 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "-"
 
 
-def render(data: dict[str, Any]) -> str:
-    """The figures as a few lines of text."""
-    arm, host, truth, creds = data["arm"], data["host"], data["truth"], data["credentials"]
+def _fault_lines(arm: dict[str, Any], requests: int) -> list[str]:
+    """The injected faults and ARM's own refusals, as every run's figures show them."""
     faults = arm["faultsInjected"]
-    requests = arm["requests"]
-    states = ", ".join(f"{k} {v}" for k, v in sorted(truth["byState"].items()))
-    codes = ", ".join(f"{k} {v}" for k, v in sorted(truth["failedByCode"].items()))
-    lines = [
-        f"soak: {truth['servers']} servers, seed {data['config']['seed']}: "
-        f"{data['realSeconds']} s in all; the export run {data['virtualHours']} h of emulated time",
-        "",
-        "faults",
-        f"  ARM requests            {requests}",
+    errors = faults.get("error_500", 0) + faults.get("error_503", 0)
+    return [
         f"  500 / 503 injected      {faults.get('error_500', 0)} / {faults.get('error_503', 0)}"
-        f"  ({_pct(faults.get('error_500', 0) + faults.get('error_503', 0), requests)})",
+        f"  ({_pct(errors, requests)})",
         f"  connection resets       {faults.get('connection_reset', 0)}"
         f"  ({_pct(faults.get('connection_reset', 0), requests)})",
         f"  429 throttled           {arm['throttled']}",
-        f"  409 conflicts           {arm['conflicts409']}"
-        f"  ({arm['foreignExports']} servers busy with a foreign export at the start)",
-        f"  exports ended Failed    {arm['exportsFailed']} of {arm['exportsAccepted']}"
-        f"  ({_pct(arm['exportsFailed'], arm['exportsAccepted'])})",
+    ]
+
+
+def _host_lines(host: dict[str, Any]) -> list[str]:
+    return [
         f"  activity results lost   {host['activityResultsLost']} of {host['activityRuns']} runs"
         f"  ({_pct(host['activityResultsLost'], host['activityRuns'])})",
         f"  host restarts           {host['restarts']}",
-        "",
-        "report vs ground truth",
+    ]
+
+
+def _truth_lines(truth: dict[str, Any]) -> list[str]:
+    """The comparison with the ground truth (``truth_figures``), as lines."""
+    states = ", ".join(f"{k} {v}" for k, v in sorted(truth["byState"].items()))
+    codes = ", ".join(f"{k} {v}" for k, v in sorted(truth["failedByCode"].items()))
+    return [
         f"  rows                    {truth['rows']} for {truth['servers']} servers: {states}",
         f"  Failed, by code         {codes or '-'}",
         f"  rows equal to truth     {truth['rowsEqualToTruth']} / {truth['servers']}",
         f"  lost                    {len(truth['lost'])}",
         f"  reported twice          {len(truth['reportedTwice'])}",
         f"  wrong                   {len(truth['mismatches'])}",
+    ]
+
+
+def _listed(prefix: str, groups: list[tuple[str, list[Any]]]) -> list[str]:
+    """Each non-empty group's items (the first 50), under its title."""
+    lines: list[str] = []
+    for title, items in groups:
+        if items:
+            lines += ["", f"{prefix}{title}:", *(f"  {item}" for item in items[:50])]
+    return lines
+
+
+def render(data: dict[str, Any]) -> str:
+    """The figures as a few lines of text."""
+    arm, host, truth, creds = data["arm"], data["host"], data["truth"], data["credentials"]
+    requests = arm["requests"]
+    lines = [
+        f"soak: {truth['servers']} servers, seed {data['config']['seed']}: "
+        f"{data['realSeconds']} s in all; the export run {data['virtualHours']} h of emulated time",
+        "",
+        "faults",
+        f"  ARM requests            {requests}",
+        *_fault_lines(arm, requests),
+        f"  409 conflicts           {arm['conflicts409']}"
+        f"  ({arm['foreignExports']} servers busy with a foreign export at the start)",
+        f"  exports ended Failed    {arm['exportsFailed']} of {arm['exportsAccepted']}"
+        f"  ({_pct(arm['exportsFailed'], arm['exportsAccepted'])})",
+        *_host_lines(host),
+        "",
+        "report vs ground truth",
+        *_truth_lines(truth),
         f"  exports accepted        {arm['exportsAccepted']}",
         f"  duplicate exports       {len(truth['duplicateExports'])}",
         f"  repeats absorbed        {truth['repeatsAnsweredWithTheExistingExport']}"
@@ -212,16 +241,17 @@ def render(data: dict[str, Any]) -> str:
         f"  orchestrations {host['orchestrations']}, episodes {host['episodes']}, "
         f"timers {host['timersFired']}, longest history {host['longestHistory']} events",
     ]
-    for title, items in (
-        ("lost", truth["lost"]),
-        ("reported twice", truth["reportedTwice"]),
-        ("wrong", truth["mismatches"]),
-        ("duplicate exports", truth["duplicateExports"]),
-        ("gave up", truth["gaveUpAfterTransientErrors"]),
-        ("leaks", creds["findings"]),
-    ):
-        if items:
-            lines += ["", f"{title}:", *(f"  {item}" for item in items[:50])]
+    lines += _listed(
+        "",
+        [
+            ("lost", truth["lost"]),
+            ("reported twice", truth["reportedTwice"]),
+            ("wrong", truth["mismatches"]),
+            ("duplicate exports", truth["duplicateExports"]),
+            ("gave up", truth["gaveUpAfterTransientErrors"]),
+            ("leaks", creds["findings"]),
+        ],
+    )
     if data.get("backup"):
         lines += ["", *render_backup(data["backup"])]
     lines += ["", "PASS" if data["passed"] else "FAIL"]
@@ -231,11 +261,8 @@ def render(data: dict[str, Any]) -> str:
 def render_backup(data: dict[str, Any]) -> list[str]:
     """The backup run's figures as lines of text."""
     arm, host, truth = data["arm"], data["host"], data["truth"]
-    faults = arm["faultsInjected"]
     requests = arm["requests"]
     kinds = arm["requestsByKind"]
-    states = ", ".join(f"{k} {v}" for k, v in sorted(truth["byState"].items()))
-    codes = ", ".join(f"{k} {v}" for k, v in sorted(truth["failedByCode"].items()))
     replaced = truth["failedBackupsReplaced"]
     noted = sum(1 for item in replaced if item["noted"])
     lines = [
@@ -248,27 +275,16 @@ def render_backup(data: dict[str, Any]) -> list[str]:
         f"{kinds['backup_operation_status'] + kinds['backup_async_operation']}, "
         f"backup GETs {kinds['get_backup']}, server lists "
         f"{kinds['list_servers'] + kinds['list_servers_by_resource_group']}",
-        f"  500 / 503 injected      {faults.get('error_500', 0)} / {faults.get('error_503', 0)}"
-        f"  ({_pct(faults.get('error_500', 0) + faults.get('error_503', 0), requests)})",
-        f"  connection resets       {faults.get('connection_reset', 0)}"
-        f"  ({_pct(faults.get('connection_reset', 0), requests)})",
-        f"  429 throttled           {arm['throttled']}",
+        *_fault_lines(arm, requests),
         f"  409 conflicts           {arm['conflicts409']}"
         f"  ({arm['foreignBackups']} foreign backups running at the run's first PUTs)",
         f"  at the backup limit     {len(arm['serversAtTheLimit'])} servers",
         f"  backups ended Failed    {arm['backupsFailed']} of {arm['backupsAccepted']}"
         f"  ({_pct(arm['backupsFailed'], arm['backupsAccepted'])})",
-        f"  activity results lost   {host['activityResultsLost']} of {host['activityRuns']} runs"
-        f"  ({_pct(host['activityResultsLost'], host['activityRuns'])})",
-        f"  host restarts           {host['restarts']}",
+        *_host_lines(host),
         "",
         "backup run vs ground truth",
-        f"  rows                    {truth['rows']} for {truth['servers']} servers: {states}",
-        f"  Failed, by code         {codes or '-'}",
-        f"  rows equal to truth     {truth['rowsEqualToTruth']} / {truth['servers']}",
-        f"  lost                    {len(truth['lost'])}",
-        f"  reported twice          {len(truth['reportedTwice'])}",
-        f"  wrong                   {len(truth['mismatches'])}",
+        *_truth_lines(truth),
         f"  backups accepted        {arm['backupsAccepted']}",
         f"  duplicate backups       {len(truth['duplicateBackups'])}",
         f"  failed backups replaced {len(replaced)}  ({noted} told by the row's note)",
@@ -277,17 +293,17 @@ def render_backup(data: dict[str, Any]) -> list[str]:
         f"  gave up (transient)     {len(truth['gaveUpAfterTransientErrors'])}",
         f"  requests to a foreign host {arm['foreignHostRequests']}",
     ]
-    for title, items in (
-        ("backup run: lost", truth["lost"]),
-        ("backup run: reported twice", truth["reportedTwice"]),
-        ("backup run: wrong", truth["mismatches"]),
-        ("backup run: duplicate backups", truth["duplicateBackups"]),
-        ("backup run: failed backups replaced", replaced),
-        ("backup run: gave up", truth["gaveUpAfterTransientErrors"]),
-    ):
-        if items:
-            lines += ["", f"{title}:", *(f"  {item}" for item in items[:50])]
-    return lines
+    return lines + _listed(
+        "backup run: ",
+        [
+            ("lost", truth["lost"]),
+            ("reported twice", truth["reportedTwice"]),
+            ("wrong", truth["mismatches"]),
+            ("duplicate backups", truth["duplicateBackups"]),
+            ("failed backups replaced", replaced),
+            ("gave up", truth["gaveUpAfterTransientErrors"]),
+        ],
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
