@@ -481,9 +481,11 @@ def peer_sdk_pool(servers: int, concurrency: int, seed: int, scale: float) -> di
     fleet = lognormal_fleet(servers, seed)
     clock = scaled_clock(scale)
     with tls_files() as tls:
-        config = emulator_config(fleet, clock, seed=seed, tls_cert=tls.cert, tls_key=tls.key)
-        with EmulatorProcess(config, tls.ca) as emu:
-            with app_settings(_sdk_environment(emu, tls.ca)):
+        config = emulator_config(
+            fleet, clock, seed=seed, tls_cert=str(tls.cert), tls_key=str(tls.key)
+        )
+        with EmulatorProcess(config, str(tls.ca_bundle)) as emu:
+            with app_settings(_sdk_environment(emu, str(tls.ca_bundle))):
                 started, cpu = time.monotonic(), _cpu_seconds()
                 calls = sdk_thread_pool(
                     emu.url,
@@ -516,9 +518,11 @@ def peer_sdk_sequential(
     order = _listed_order(fleet)
     clock = scaled_clock(scale)
     with tls_files() as tls:
-        config = emulator_config(fleet, clock, seed=seed, tls_cert=tls.cert, tls_key=tls.key)
-        with EmulatorProcess(config, tls.ca) as emu:
-            with app_settings(_sdk_environment(emu, tls.ca)):
+        config = emulator_config(
+            fleet, clock, seed=seed, tls_cert=str(tls.cert), tls_key=str(tls.key)
+        )
+        with EmulatorProcess(config, str(tls.ca_bundle)) as emu:
+            with app_settings(_sdk_environment(emu, str(tls.ca_bundle))):
                 started = time.monotonic()
                 calls = sdk_sequential(
                     emu.url,

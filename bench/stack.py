@@ -11,7 +11,6 @@ the app only through ``POST /api/exports`` and the status URL, as a user or a Lo
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -27,6 +26,7 @@ from bench.emuproc import EmulatorProcess, emulator_config
 from devhost import DevHost
 from devhost.clock import Clock as HostClock
 from devhost.config import app_settings
+from devhost.tls import TlsFiles, temporary_tls_files
 from mysqlexport.ids import ServerId
 from mysqlexport.sealing import Sealer
 from workflow.instance_ids import server_instance_id
@@ -78,28 +78,11 @@ def backup_body(concurrency: int, **extra: Any) -> dict[str, Any]:
     return body
 
 
-@dataclass(frozen=True)
-class TlsFiles:
-    """A throwaway CA and a loopback certificate (PEM paths)."""
-
-    ca: str
-    cert: str
-    key: str
-
-
 @contextmanager
 def tls_files() -> Iterator[TlsFiles]:
-    """Issue a CA and a certificate for 127.0.0.1 in a temporary directory."""
-    import trustme  # noqa: PLC0415 - a development dependency, only the TLS scenarios need it
-
-    with tempfile.TemporaryDirectory(prefix="bench-tls-") as folder:
-        ca = trustme.CA()
-        cert = ca.issue_cert("127.0.0.1", "localhost")
-        paths = TlsFiles(*(str(Path(folder) / name) for name in ("ca.pem", "cert.pem", "key.pem")))
-        ca.cert_pem.write_to_path(paths.ca)
-        cert.private_key_pem.write_to_path(paths.key)
-        Path(paths.cert).write_bytes(b"".join(pem.bytes() for pem in cert.cert_chain_pems))
-        yield paths
+    """A CA and a certificate for 127.0.0.1 in a temporary directory (``devhost.tls``)."""
+    with temporary_tls_files(prefix="bench-tls-") as files:
+        yield files
 
 
 @dataclass
@@ -170,9 +153,9 @@ def app_stack(
     """Start an emulator process serving ``fleet`` and a devhost running the app against it."""
     with ExitStack() as stack:
         if tls is not None:
-            emulator_options.update(tls_cert=tls.cert, tls_key=tls.key)
+            emulator_options.update(tls_cert=str(tls.cert), tls_key=str(tls.key))
         config = emulator_config(fleet, emulator_clock, seed=seed, **emulator_options)
-        emu = stack.enter_context(EmulatorProcess(config, tls.ca if tls else None))
+        emu = stack.enter_context(EmulatorProcess(config, str(tls.ca_bundle) if tls else None))
         values = {
             "ARM_ENDPOINT": emu.url,
             "IDENTITY_ENDPOINT": emu.token_endpoint,
@@ -185,7 +168,7 @@ def app_stack(
             "FUNCTIONS_WORKER_PROCESS_COUNT": "",
         }
         if tls is not None:
-            values["REQUESTS_CA_BUNDLE"] = tls.ca
+            values["REQUESTS_CA_BUNDLE"] = str(tls.ca_bundle)
         values.update(settings or {})
         values.setdefault(
             THREADPOOL_SETTING,

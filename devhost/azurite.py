@@ -54,13 +54,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 import requests
 
 from devhost.errors import DevHostError
+from devhost.tls import TlsFiles, make_tls_files
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Where package.json and package-lock.json pin Azurite, and where npm installs it.
@@ -172,28 +172,6 @@ def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """The throwaway CA and the server certificate Azurite serves."""
-
-    ca_bundle: Path
-    cert: Path
-    key: Path
-
-
-def make_tls_files(folder: Path) -> TlsFiles:
-    """A new CA and a certificate for 127.0.0.1 and localhost, written to ``folder``."""
-    import trustme  # noqa: PLC0415 - a development dependency, as this module is tooling
-
-    ca = trustme.CA()
-    server = ca.issue_cert("127.0.0.1", "localhost")
-    files = TlsFiles(folder / "ca.pem", folder / "server.pem", folder / "server-key.pem")
-    ca.cert_pem.write_to_path(str(files.ca_bundle))
-    server.cert_chain_pems[0].write_to_path(str(files.cert))
-    server.private_key_pem.write_to_path(str(files.key))
-    return files
 
 
 class Azurite:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from devhost.azurite import Azurite, AzuriteError
+from devhost.tls import TlsFiles, make_tls_files
 
 #: The factory before any test module ran: a module- or session-scoped fixture that indexes the
 #: app (devhost under test_api_properties, say) is set up before a test's own fixtures, so the
@@ -46,3 +47,10 @@ def azurite() -> Iterator[Azurite]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A throwaway CA and a loopback certificate (``devhost.tls``), for the emulator over TLS:
+    the official SDK sends its token over https only."""
+    return make_tls_files(tmp_path_factory.mktemp("tls"))

@@ -21,7 +21,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-import trustme
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import HttpResponseError
 from azure.identity import ManagedIdentityCredential
@@ -32,6 +31,7 @@ from armemulator import Emulator, EmulatorConfig, ScaledClock, ServerSpec, Virtu
 from armemulator.errors import STORAGE_UNREACHABLE
 from armemulator.exportfiles import is_loopback_sas
 from devhost.azurite import Azurite
+from devhost.tls import TlsFiles
 from mysqlexport.storage import app_credential, mint_container_sas
 from tests.component.test_emulator_exports import SAS as FAKE_SAS
 from tests.component.test_emulator_exports import Arm, export_body
@@ -283,16 +283,12 @@ def test_writes_can_be_switched_off(
 
 @pytest.fixture
 def tls_emu(
-    azurite: Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    azurite: Azurite, tls_files: TlsFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Emulator]:
     """The emulator over TLS (the official SDK sends its token over https only), on a clock
     600x fast, with one CA bundle trusted by everyone: the emulator's and Azurite's."""
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    cert_path, key_path, bundle = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
-    cert_path.write_bytes(b"".join(pem.bytes() for pem in cert.cert_chain_pems))
-    cert.private_key_pem.write_to_path(str(key_path))
-    bundle.write_bytes(ca.cert_pem.bytes() + azurite.ca_bundle.read_bytes())
+    cert_path, key_path, bundle = tls_files.cert, tls_files.key, tmp_path / "ca.pem"
+    bundle.write_bytes(tls_files.ca_bundle.read_bytes() + azurite.ca_bundle.read_bytes())
     config = EmulatorConfig(
         clock=ScaledClock(600.0),
         tls_cert=str(cert_path),

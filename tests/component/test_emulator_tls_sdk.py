@@ -4,33 +4,29 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import trustme
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.identity import ManagedIdentityCredential
 from azure.mgmt.mysqlflexibleservers import MySQLManagementClient
 
 from armemulator import DEFAULT_SUBSCRIPTION, Emulator, EmulatorConfig, ScaledClock, default_fleet
+from devhost.tls import TlsFiles
 from tests.waits import HANG_SECONDS
 
 SUB = DEFAULT_SUBSCRIPTION
 SAS = "https://acct.blob.core.windows.net/exports?sv=2024-05-04&sr=c&sp=rcw&sig=abc"
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    folder: Path = tmp_path_factory.mktemp("pki")
-    paths = {"ca": folder / "ca.pem", "cert": folder / "cert.pem", "key": folder / "key.pem"}
-    ca.cert_pem.write_to_path(str(paths["ca"]))
-    cert.private_key_and_cert_chain_pem.write_to_path(str(paths["cert"]))
-    cert.private_key_pem.write_to_path(str(paths["key"]))
-    return {name: str(path) for name, path in paths.items()}
+@pytest.fixture
+def pki(tls_files: TlsFiles) -> dict[str, str]:
+    return {
+        "ca": str(tls_files.ca_bundle),
+        "cert": str(tls_files.cert),
+        "key": str(tls_files.key),
+    }
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import dataclasses
 from collections.abc import Iterator
 
 import pytest
-import trustme
 from azure.core.exceptions import (
     HttpResponseError,
     ResourceExistsError,
@@ -22,6 +21,7 @@ from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 from azure.mgmt.mysqlflexibleservers import MySQLManagementClient
 
 from armemulator import Emulator, EmulatorConfig, ScaledClock, ServerSpec
+from devhost.tls import TlsFiles
 from mysqlexport.arm import ArmClient
 from mysqlexport.ids import ServerId
 from mysqlexport.settings import Settings
@@ -38,25 +38,9 @@ FLEET = (
 )
 
 
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, str]:
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    folder = tmp_path_factory.mktemp("tls")
-    ca_path, cert_path, key_path = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
-    ca.cert_pem.write_to_path(str(ca_path))
-    cert.cert_chain_pems[0].write_to_path(str(cert_path))
-    for extra in cert.cert_chain_pems[1:]:
-        cert_path.write_bytes(cert_path.read_bytes() + extra.bytes())
-    cert.private_key_pem.write_to_path(str(key_path))
-    return str(ca_path), str(cert_path), str(key_path)
-
-
 @pytest.fixture
-def tls_emulator(
-    tls_files: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Emulator]:
-    ca_path, cert_path, key_path = tls_files
+def tls_emulator(tls_files: TlsFiles, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    ca_path, cert_path, key_path = map(str, (tls_files.ca_bundle, tls_files.cert, tls_files.key))
     # Time runs 600x: a 30 s export takes 50 ms, and Retry-After arrives as retry-after-ms.
     config = EmulatorConfig(
         clock=ScaledClock(600.0),

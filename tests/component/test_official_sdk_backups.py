@@ -35,7 +35,6 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
-import trustme
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.identity import ManagedIdentityCredential
 from azure.mgmt.core.polling.arm_polling import ARMPolling
@@ -51,6 +50,7 @@ from armemulator import (
     ScaledClock,
     ServerSpec,
 )
+from devhost.tls import TlsFiles
 from tests.waits import HANG_SECONDS
 
 pytestmark = pytest.mark.sdk
@@ -63,27 +63,13 @@ FLEET = (
 )
 
 
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, str]:
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    folder = tmp_path_factory.mktemp("tls-backups")
-    ca_path, cert_path, key_path = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
-    ca.cert_pem.write_to_path(str(ca_path))
-    cert.cert_chain_pems[0].write_to_path(str(cert_path))
-    for extra in cert.cert_chain_pems[1:]:
-        cert_path.write_bytes(cert_path.read_bytes() + extra.bytes())
-    cert.private_key_pem.write_to_path(str(key_path))
-    return str(ca_path), str(cert_path), str(key_path)
-
-
 Start = Callable[..., tuple[Emulator, MySQLManagementClient]]
 
 
 @pytest.fixture
-def start(tls_files: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Start]:
+def start(tls_files: TlsFiles, monkeypatch: pytest.MonkeyPatch) -> Iterator[Start]:
     """An emulator over TLS (the SDK sends bearer tokens over https only) and a client for it."""
-    ca_path, cert_path, key_path = tls_files
+    ca_path, cert_path, key_path = map(str, (tls_files.ca_bundle, tls_files.cert, tls_files.key))
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_path)
     with ExitStack() as stack:
 
