@@ -44,6 +44,7 @@ def test_container_urls_taken(url: str, expected: ContainerUrl) -> None:
         ("http://acct.blob.core.windows.net/c1", "https"),
         ("https://acct.blob.core.windows.net/", "one container"),
         ("https://acct.blob.core.windows.net/a/b", "one container"),
+        ("https://127.0.0.1:10000/backups", "path style"),  # Azurite's form needs the account
         ("https://acct.blob.core.windows.net/UPPER", "does not name a container"),
         ("https://acct.blob.core.windows.net/a--b", "does not name a container"),
         ("https://acct.blob.core.windows.net/ab", "does not name a container"),
