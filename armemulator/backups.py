@@ -44,6 +44,7 @@ from typing import Any
 
 from armemulator.config import BackupAnswer, BackupNaming, EmulatorConfig
 from armemulator.fleet import ServerSpec, short_location
+from armemulator.records import OperationRecord
 
 #: ``properties.source`` of automatic backups (both examples).
 AUTOMATIC_SOURCE = "Automatic"
@@ -63,18 +64,10 @@ _HIDDEN_WHILE_RUNNING = frozenset({BackupAnswer.LOCATION, BackupAnswer.ASYNC_OPE
 
 
 @dataclass(frozen=True)
-class BackupRecord:
-    """Ground truth about one backup: accepted by a PUT, or present when the server was added."""
+class BackupRecord(OperationRecord):
+    """Ground truth about one backup: accepted by a PUT, or present when the server was added;
+    ``sequence`` orders every backup the model knows (also the list order)."""
 
-    #: Position among every backup the model knows (global, increasing; also the list order).
-    sequence: int
-    operation_id: str
-    subscription: str
-    resource_group: str
-    server_name: str
-    server_id: str
-    #: Short location name, as in the polling URLs.
-    location: str
     #: The name the PUT asked for.
     asked_name: str
     #: The resource's name (the asked one, or the service's ``customer_...`` name).

@@ -40,6 +40,7 @@ from armemulator.backups import BackupRecord, BackupRequest, existing_backups, p
 from armemulator.clock import Clock
 from armemulator.config import EmulatorConfig, Resubmission, parse_scopes
 from armemulator.fleet import ServerSpec, short_location
+from armemulator.records import OperationRecord
 
 #: The error a Failed export reports (verbatim from every example of the API).
 EXPORT_ERROR_CODE = "AggregateException"
@@ -57,18 +58,10 @@ class ExportStatus(StrEnum):
 
 
 @dataclass(frozen=True)
-class ExportRecord:
-    """Ground truth about one export request that was accepted (or answered as a duplicate)."""
+class ExportRecord(OperationRecord):
+    """Ground truth about one export request that was accepted (or answered as a duplicate);
+    ``sequence`` is its position in the ground-truth list (0-based)."""
 
-    #: Position in the ground-truth list (0-based).
-    sequence: int
-    operation_id: str
-    subscription: str
-    resource_group: str
-    server_name: str
-    server_id: str
-    #: Short location name, as in the polling URLs.
-    location: str
     backup_name: str
     backup_format: str | None
     api_version: str

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from armemulator import DEFAULT_BACKUP_LIMIT, BackupRecord, ExportRecord, ServerSpec
+from armemulator.records import OperationRecord
 
 TRANSPORT_CODES = frozenset({"ConnectionError", "Timeout", "RequestError"})
 
@@ -67,7 +68,7 @@ def _name(resource_id: str) -> str:
     return resource_id.rstrip("/").rsplit("/", 1)[-1]
 
 
-def _by_server(records: Iterable[ExportRecord | BackupRecord]) -> dict[str, list[Any]]:
+def _by_server(records: Iterable[OperationRecord]) -> dict[str, list[Any]]:
     """The records of each server (by lower-cased resource id), in the order given."""
     grouped: dict[str, list[Any]] = {}
     for record in records:
