@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -196,13 +197,22 @@ class ArmOperations:
         return subscription, resource_group, name
 
     def _existing_server(
-        self, subscription: str, resource_group: str, name: str, principal: Principal, kind: Kind
+        self,
+        subscription: str,
+        resource_group: str,
+        name: str,
+        principal: Principal,
+        kind: Kind,
+        *,
+        missing: Callable[[], ArmError] | None = None,
     ) -> ServerSpec:
+        """The server, else 404 (the group's, or ``missing``'s, by default the server's) or 403
+        for a server the identity may not touch."""
         spec = self._model.find_server(subscription, resource_group, name)
         if spec is None:
             if not self._model.resource_group_exists(subscription, resource_group):
                 raise errors.resource_group_not_found(resource_group)
-            raise errors.server_not_found(resource_group, name)
+            raise missing() if missing else errors.server_not_found(resource_group, name)
         if spec.forbidden:
             raise errors.authorization_failed(principal.object_id, ACTIONS[kind], spec.resource_id)
         return spec
@@ -395,14 +405,14 @@ class ArmOperations:
         self, subscription: str, resource_group: str, name: str, principal: Principal, kind: Kind
     ) -> ServerSpec:
         """The server a backupsV2 route is under: 404 ParentResourceNotFound when missing."""
-        spec = self._model.find_server(subscription, resource_group, name)
-        if spec is None:
-            if not self._model.resource_group_exists(subscription, resource_group):
-                raise errors.resource_group_not_found(resource_group)
-            raise errors.parent_resource_not_found(name)
-        if spec.forbidden:
-            raise errors.authorization_failed(principal.object_id, ACTIONS[kind], spec.resource_id)
-        return spec
+        return self._existing_server(
+            subscription,
+            resource_group,
+            name,
+            principal,
+            kind,
+            missing=lambda: errors.parent_resource_not_found(name),
+        )
 
     def _backup_server(
         self, request: Request, params: dict[str, str], principal: Principal, kind: Kind
