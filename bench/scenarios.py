@@ -296,17 +296,22 @@ def makespan(servers: int, concurrency: int, seed: int, facts: bool = False) -> 
         outcome = _app_outcome(stack, run)
         if facts:
             outcome.update(run_facts(stack, run))
+    return {"servers": servers, "seed": seed, **_against_bound(outcome, concurrency, cpu)}
+
+
+def _against_bound(outcome: dict[str, Any], concurrency: int, cpu: float) -> dict[str, Any]:
+    """A makespan run's figures against the lower bound (``outcome``'s ``durations`` spent on
+    it), with the host's CPU and the rest of ``outcome``: the keys ``bench.report`` reads for
+    scenario 1 and for scenario 5, where an "export" is a backup."""
     durations = outcome.pop("durations")
     bound = lower_bound(durations, concurrency)
     ideal = (outcome["last_export_end"] or 0.0) - outcome["first_submit"]
     return {
-        "servers": servers,
         "concurrency": concurrency,
-        "seed": seed,
         "lower_bound": bound,
         "longest_export": max(durations, default=0.0),
         "sum_over_concurrency": sum(durations) / concurrency,
-        "ratio": outcome["makespan"] / bound if bound else None,
+        "ratio": outcome["makespan"] / bound if bound and outcome["makespan"] else None,
         "last_export_end_ratio": ideal / bound if bound else None,
         "host_cpu_seconds": cpu,
         **outcome,
@@ -333,23 +338,12 @@ def backup_makespan(
         cpu = _cpu_seconds() - cpu
         outcome = _app_outcome(stack, run, backups=True)
         replaced = len(stack.emu.backups()) - outcome["exported"]
-    durations = outcome.pop("durations")
-    bound = lower_bound(durations, concurrency)
-    ideal = (outcome["last_export_end"] or 0.0) - outcome["first_submit"]
-    # the keys of scenario 1 (``bench.report`` reads both alike): an "export" here is a backup
     return {
         "servers": servers,
-        "concurrency": concurrency,
         "seed": seed,
         "answer": answer,
-        "lower_bound": bound,
-        "longest_export": max(durations, default=0.0),
-        "sum_over_concurrency": sum(durations) / concurrency,
-        "ratio": outcome["makespan"] / bound if bound and outcome["makespan"] else None,
-        "last_export_end_ratio": ideal / bound if bound else None,
-        "host_cpu_seconds": cpu,
         "backups_replaced": replaced,
-        **outcome,
+        **_against_bound(outcome, concurrency, cpu),
     }
 
 
