@@ -34,7 +34,7 @@ from mysqlexport.ids import ServerId
 from mysqlexport.rules import backoff, fleet_wide_error
 from orchestrators.blueprint import bp
 from orchestrators.planning import ShardPlan, plan_shards, probe_indices
-from orchestrators.publish import publish, report_files
+from orchestrators.publish import publish, report_files, run_problem
 from orchestrators.rows import SHARD_FAILED, canceled_row, child_failed_row
 from orchestrators.server import submit_call
 from orchestrators.timeutil import after, iso, utc
@@ -42,7 +42,6 @@ from orchestrators.window import gather, sliding_window
 from workflow import names
 from workflow.contracts import (
     FleetJob,
-    PublishRequest,
     RunSettings,
     Scope,
     ScopeListing,
@@ -193,15 +192,8 @@ class FleetRun:
         [(ok, value)] = yield from gather(self.context, [task])
         answer: TargetCheckAnswer = value if ok else crashed(value)
         if answer["kind"] == "error":
-            error = answer["error"]
-            self.problems.append(
-                {
-                    "code": TARGET_UNUSABLE,
-                    "message": "the target cannot be used: "
-                    f"{error.get('code', 'Unknown')}: {error.get('message', '')}",
-                    "error": dict(error),
-                }
-            )
+            what = "the target cannot be used"
+            self.problems.append(run_problem(TARGET_UNUSABLE, what, answer["error"]))
 
     def _cancel_came(self) -> Generator[Any, Any, bool]:
         """Whether a cancel came while the servers were resolved. The SDK hands an event to its
@@ -272,16 +264,14 @@ class FleetRun:
     def publish(self) -> Generator[Any, Any, dict[str, Any]]:
         """The run report, published; a file that could not be written is one more problem."""
         self.context.set_custom_status({"phase": "publishing", "total": len(self.rows)})
-        request: PublishRequest = {
-            "report": self.report(),
-            "container": self.job.get("reportContainer"),
-            "concurrency": self.concurrency,
-            "record": True,
-        }
-        not_written = yield from publish(self.context, request, self.retry)
+        built = self.report()
+        container = self.job.get("reportContainer")
+        not_written = yield from publish(
+            self.context, built, container, self.concurrency, self.retry
+        )
         self.problems.extend(not_written)
         self.context.set_custom_status({"phase": "done", "total": len(self.rows)})
-        return self.report() if not_written else request["report"]
+        return self.report() if not_written else built
 
     def report(self) -> dict[str, Any]:
         """The run report: what a user reads at the end of the run."""

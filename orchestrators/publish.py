@@ -36,12 +36,22 @@ def report_files(run_id: str, container: str | None) -> dict[str, Any] | None:
 
 
 def publish(
-    context: df.DurableOrchestrationContext, request: PublishRequest, policy: RetryPolicy
+    context: df.DurableOrchestrationContext,
+    report: dict[str, Any],
+    container: str | None,
+    concurrency: int,
+    policy: RetryPolicy,
 ) -> Generator[Any, Any, list[dict[str, Any]]]:
-    """Publish the report; the problems to add to it (none when it was published)."""
+    """Publish ``report``; the problems to add to it (none when it was published)."""
     error: ErrorJson = {}
     for attempt in range(1, PUBLISH_ATTEMPTS + 1):
-        task = context.call_activity(names.PUBLISH_REPORT, {**request, "record": attempt == 1})
+        request: PublishRequest = {
+            "report": report,
+            "container": container,
+            "concurrency": concurrency,
+            "record": attempt == 1,  # counted once, whatever the retries
+        }
+        task = context.call_activity(names.PUBLISH_REPORT, request)
         [(ok, value)] = yield from gather(context, [task])
         answer: PublishAnswer = value if ok else crashed(value)
         if answer["kind"] == "published":
@@ -51,14 +61,16 @@ def publish(
             break
         wait = backoff(attempt, policy)
         yield context.create_timer(after(context.current_utc_datetime, wait))
-    return [_not_written(request["container"], error)]
+    return [
+        run_problem(REPORT_NOT_WRITTEN, f"the report files were not written to {container}", error)
+    ]
 
 
-def _not_written(container: str | None, error: ErrorJson) -> dict[str, Any]:
-    """The run's problem: its files are missing, and storage's own error says why."""
+def run_problem(code: str, what: str, error: ErrorJson) -> dict[str, Any]:
+    """A problem of the whole run (``report.problems``): ``code``, what went wrong, and the
+    service's own error that says why (``error``, kept whole)."""
     return {
-        "code": REPORT_NOT_WRITTEN,
-        "message": f"the report files were not written to {container}: "
-        f"{error.get('code', 'Unknown')}: {error.get('message', '')}",
+        "code": code,
+        "message": f"{what}: {error.get('code', 'Unknown')}: {error.get('message', '')}",
         "error": dict(error),
     }
