@@ -39,6 +39,8 @@ from workflow.instance_ids import target_instance_id
 
 logger = logging.getLogger(__name__)
 bp = df.Blueprint()
+#: Gives a submission's SAS URIs when called (minted or opened then).
+SasSource = Callable[[], Sequence[SecretUri]]
 
 
 def _client() -> ArmClient:
@@ -106,6 +108,12 @@ def _mint(containers: Sequence[str], expiry: datetime) -> list[SecretUri]:
     return mint_container_sas(containers, app_credential(), expiry=expiry)
 
 
+def _sas_of(target: TargetInput, deadline_minutes: int | None) -> SasSource:
+    """The SAS URIs of ``target`` when called: minted then for a containers target (for
+    ``deadline_minutes``), or opened from the seal (``arm_calls.target_sas``)."""
+    return lambda: arm_calls.target_sas(target, deadline_minutes, _sealer, _mint, datetime.now(UTC))
+
+
 @bp.activity_trigger(input_name="payload")
 @bp.durable_client_input(client_name="client")
 async def submit_export(payload: dict, client: df.DurableOrchestrationClient) -> dict:
@@ -119,14 +127,9 @@ async def submit_export(payload: dict, client: df.DurableOrchestrationClient) ->
     target = await _kept_target(client, request["runId"])
     if target is None:
         return dict(arm_calls.target_unavailable(request["runId"]))
-    kept: TargetInput = target
+    sas_uris = _sas_of(target, request.get("deadlineMinutes"))
 
     def submit() -> dict[str, Any]:
-        def sas_uris() -> Sequence[SecretUri]:
-            return arm_calls.target_sas(
-                kept, request.get("deadlineMinutes"), _sealer, _mint, datetime.now(UTC)
-            )
-
         with _client() as arm:
             return dict(arm_calls.submit_export(request, arm, sas_uris))
 
@@ -142,12 +145,7 @@ async def check_target(payload: dict, client: df.DurableOrchestrationClient) -> 
     target = await _kept_target(client, request["runId"])
     if target is None:
         return dict(arm_calls.target_unavailable(request["runId"]))
-    kept: TargetInput = target
-
-    def sas_uris() -> Sequence[SecretUri]:
-        now = datetime.now(UTC)
-        return arm_calls.target_sas(kept, request["deadlineMinutes"], _sealer, _mint, now)
-
+    sas_uris = _sas_of(target, request["deadlineMinutes"])
     return dict(await asyncio.to_thread(arm_calls.check_target, sas_uris))
 
 
