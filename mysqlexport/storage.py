@@ -3,9 +3,9 @@
 Why this module exists: a scheduled run or a Logic App should hold no SAS at all. Given blob
 container URLs (no SAS), the app mints a short-lived user-delegation SAS for each export with its
 own identity (``mint_container_sas``) and hands it to ARM in the one POST; and it writes each
-run's report files to a container with that identity (``ContainerWriter``, ``upload_blob``,
-``read_blob``), by OAuth, with no key and no SAS. Every failure is an ``ExportError``
-(``StorageError``) carrying storage's own error code (``x-ms-error-code``) and no secret.
+run's report files to a container with that identity (``ContainerWriter``), by OAuth, with no
+key and no SAS. Every failure is an ``ExportError`` (``StorageError``) carrying storage's own
+error code (``x-ms-error-code``) and no secret.
 
 **User-delegation SAS** (Microsoft Learn, "Create a user delegation SAS" and "Get User Delegation
 Key"): the identity asks each storage account once for a user delegation key (``POST
@@ -337,32 +337,6 @@ class ContainerWriter:
         return {"contentType": props.content_settings.content_type, "size": props.size}
 
 
-def upload_blob(
-    container_url: str,
-    name: str,
-    data: bytes | str,
-    content_type: str,
-    credential: TokenCredential,
-    *,
-    connection_verify: bool | str = True,
-) -> str:
-    """Write one blob with the app's identity (``ContainerWriter.upload``); its URL."""
-    writer = ContainerWriter(container_url, credential, connection_verify=connection_verify)
-    return writer.upload(name, data, content_type)
-
-
-def read_blob(
-    container_url: str,
-    name: str,
-    credential: TokenCredential,
-    *,
-    connection_verify: bool | str = True,
-) -> bytes:
-    """Read one blob with the app's identity (``ContainerWriter.read``)."""
-    writer = ContainerWriter(container_url, credential, connection_verify=connection_verify)
-    return writer.read(name)
-
-
 __all__ = [
     "DEFAULT_CLOCK_SKEW",
     "EXPORT_PERMISSIONS",
@@ -375,7 +349,5 @@ __all__ = [
     "app_credential",
     "mint_container_sas",
     "parse_container_url",
-    "read_blob",
     "storage_error",
-    "upload_blob",
 ]

@@ -33,8 +33,6 @@ from mysqlexport.storage import (
     StorageUnreachable,
     app_credential,
     mint_container_sas,
-    read_blob,
-    upload_blob,
 )
 from tests.storage.conftest import ContainerFactory
 
@@ -179,8 +177,8 @@ def test_report_files_round_trip_with_the_identity_alone(
         "size": len(b"id,status\r\n"),
     }
     # Written again (an activity retried): overwritten, not refused.
-    upload_blob(container, "exp-1/report.json", "{}", "application/json", credential)
-    assert read_blob(container, "exp-1/report.json", credential) == b"{}"
+    writer.upload("exp-1/report.json", "{}", "application/json")
+    assert writer.read("exp-1/report.json") == b"{}"
 
 
 def test_storage_errors_carry_storage_code_and_no_secret(
@@ -188,7 +186,7 @@ def test_storage_errors_carry_storage_code_and_no_secret(
 ) -> None:
     token = credential.get_token(STORAGE_SCOPE).token
     with pytest.raises(StorageError) as missing_blob:
-        read_blob(container, "no-such-blob", credential)
+        ContainerWriter(container, credential).read("no-such-blob")
     assert missing_blob.value.code == "BlobNotFound"
     assert missing_blob.value.status == 404
     assert missing_blob.value.request_id
@@ -196,7 +194,7 @@ def test_storage_errors_carry_storage_code_and_no_secret(
 
     absent = azurite.container_url("never-created")
     with pytest.raises(StorageError) as missing_container:
-        upload_blob(absent, "a.json", "{}", "application/json", credential)
+        ContainerWriter(absent, credential).upload("a.json", "{}", "application/json")
     assert missing_container.value.code == "ContainerNotFound"
 
     for error in (missing_blob.value, missing_container.value):
@@ -220,7 +218,7 @@ def test_unreachable_storage_is_transient(credential: TokenCredential) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with pytest.raises(StorageUnreachable) as caught:
-        read_blob(f"https://127.0.0.1:{port}/devstoreaccount1/gone", "x", credential)
+        ContainerWriter(f"https://127.0.0.1:{port}/devstoreaccount1/gone", credential).read("x")
     assert caught.value.transient
     assert caught.value.code == "StorageUnreachable"
 
