@@ -43,8 +43,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from armemulator.config import BackupAnswer, BackupNaming, EmulatorConfig
-from armemulator.fleet import ServerSpec, short_location
-from armemulator.records import OperationRecord
+from armemulator.fleet import ServerSpec
+from armemulator.records import OperationRecord, identity
 
 #: ``properties.source`` of automatic backups (both examples).
 AUTOMATIC_SOURCE = "Automatic"
@@ -203,13 +203,7 @@ def plan_backup(
         outcome = "Failed"
     ends = now + (planned if outcome == SUCCEEDED else planned * stop_point)
     return BackupRecord(
-        sequence=sequence,
-        operation_id=operation_id,
-        subscription=spec.subscription,
-        resource_group=spec.resource_group,
-        server_name=spec.name,
-        server_id=spec.resource_id,
-        location=short_location(spec.location),
+        **identity(spec, sequence, operation_id),
         asked_name=request.asked_name,
         name=name,
         source=config.backup_source,
@@ -247,13 +241,7 @@ def existing_backups(
     made.sort(key=lambda item: item[0])
     return [
         BackupRecord(
-            sequence=first_sequence + i,
-            operation_id="",
-            subscription=spec.subscription,
-            resource_group=spec.resource_group,
-            server_name=spec.name,
-            server_id=spec.resource_id,
-            location=short_location(spec.location),
+            **identity(spec, first_sequence + i, ""),
             asked_name=asked,
             name=name,
             source=source,

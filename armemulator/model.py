@@ -39,8 +39,8 @@ from typing import Any
 from armemulator.backups import BackupRecord, BackupRequest, existing_backups, plan_backup
 from armemulator.clock import Clock
 from armemulator.config import EmulatorConfig, Resubmission, parse_scopes
-from armemulator.fleet import ServerSpec, short_location
-from armemulator.records import OperationRecord
+from armemulator.fleet import ServerSpec
+from armemulator.records import OperationRecord, identity
 
 #: The error a Failed export reports (verbatim from every example of the API).
 EXPORT_ERROR_CODE = "AggregateException"
@@ -494,13 +494,7 @@ class FleetModel:
         started = now + config.pending_seconds
         ends = started + (planned * fail_point if failed else planned)
         return ExportRecord(
-            sequence=len(self._exports),
-            operation_id=operation_id,
-            subscription=spec.subscription,
-            resource_group=spec.resource_group,
-            server_name=spec.name,
-            server_id=spec.resource_id,
-            location=short_location(spec.location),
+            **identity(spec, len(self._exports), operation_id),
             backup_name=request.backup_name,
             backup_format=request.backup_format,
             api_version=request.api_version,

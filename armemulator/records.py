@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from armemulator.fleet import ServerSpec, short_location
 
 
 @dataclass(frozen=True)
@@ -19,3 +22,16 @@ class OperationRecord:
     server_id: str
     #: Short location name, as in the polling URLs.
     location: str
+
+
+def identity(spec: ServerSpec, sequence: int, operation_id: str) -> dict[str, Any]:
+    """``OperationRecord``'s fields for an operation on ``spec``: spread them into the record."""
+    return {
+        "sequence": sequence,
+        "operation_id": operation_id,
+        "subscription": spec.subscription,
+        "resource_group": spec.resource_group,
+        "server_name": spec.name,
+        "server_id": spec.resource_id,
+        "location": short_location(spec.location),
+    }
